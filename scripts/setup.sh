@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every Debian package and Go tool that the build and
+# the tests need. Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+# Debian packages: the build (cgo, Fyne's GL/X11 headers), the real peers the
+# interop tests start on loopback, and the tools of the real-window tests.
+DEB_PACKAGES=(
+  ca-certificates git make gcc pkg-config
+)
+
+# Go tools, pinned.
+GO_TOOLS=(
+  honnef.co/go/tools/cmd/staticcheck@v0.8.2
+)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+gobin="$(go env GOPATH)/bin"
+for t in "${GO_TOOLS[@]}"; do
+  name="${t%@*}"; name="${name##*/}"
+  if [ ! -x "$gobin/$name" ]; then
+    echo "setup: installing $t"
+    GOFLAGS= go install "$t"
+  fi
+done
