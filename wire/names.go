@@ -94,3 +94,27 @@ const (
 )
 
 var secretKeys = map[string]bool{AttrPassword: true}
+
+// AgentWorkMode values (attribute AgentWorkMode), as in T-Lib.
+const (
+	WorkModeUnknown       = 0
+	WorkModeManualIn      = 1 // after login: NotReady until the agent asks for Ready
+	WorkModeAutoIn        = 2 // after login: Ready
+	WorkModeAfterCallWork = 3 // NotReady doing after-call work
+	WorkModeAuxWork       = 4 // NotReady for another reason (break, lunch, …)
+)
+
+// AgentState values (attribute AgentState in EventRegistered and EventAddressInfo).
+const (
+	StateLoggedOut     = "LoggedOut"
+	StateReady         = "Ready"
+	StateNotReady      = "NotReady"
+	StateAfterCallWork = "AfterCallWork"
+)
+
+// DNStatus values (attribute DNStatus): whether the DN's phone is registered at this site.
+const (
+	AttrDNStatus         = "DNStatus"
+	DNStatusInService    = "InService"
+	DNStatusOutOfService = "OutOfService"
+)
