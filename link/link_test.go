@@ -307,3 +307,26 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// BenchmarkRoundTrip is one request and its answer over a loopback link.
+func BenchmarkRoundTrip(b *testing.B) {
+	s, err := Listen(ServerOptions{Addr: "127.0.0.1:0", Link: Options{Handler: func(c *Conn, m wire.Message) {
+		c.Send(wire.Message{Name: "Echo", RefID: m.RefID, Attrs: m.Attrs})
+	}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	c, err := Dial(context.Background(), s.Addr(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := wire.Message{Name: wire.RequestAgentReady, Attrs: wire.KVList{}.Add(wire.AttrThisDN, "5001").Add(wire.AttrAgentWorkMode, 1)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Request(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
