@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Kind is the type tag of an attribute value on the wire.
 type Kind uint8
@@ -111,11 +114,17 @@ func (l KVList) Redacted() KVList {
 		case KVList:
 			p.Value = v.Redacted()
 		default:
-			if secretKeys[p.Key] {
+			if isSecret(p.Key) {
 				p.Value = "***"
 			}
 		}
 		out[i] = p
 	}
 	return out
+}
+
+// isSecret tells whether a key names a secret: Password, and any key that
+// says password in any case (a DN's annex keeps its SIP password as "password").
+func isSecret(key string) bool {
+	return strings.Contains(strings.ToLower(key), "password")
 }

@@ -93,8 +93,6 @@ const (
 	ErrCodeVersion          = 10
 )
 
-var secretKeys = map[string]bool{AttrPassword: true}
-
 // AgentWorkMode values (attribute AgentWorkMode), as in T-Lib.
 const (
 	WorkModeUnknown       = 0

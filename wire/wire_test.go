@@ -125,7 +125,12 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestRedacted(t *testing.T) {
-	s := sample().String()
+	m := sample()
+	m.Attrs = m.Attrs.Add("Annex", KVList{}.Add("TServer", KVList{}.Add("password", "sip-secret")))
+	s := m.String()
+	if strings.Contains(s, "sip-secret") {
+		t.Fatalf("SIP password in %s", s)
+	}
 	if strings.Contains(s, "secret") {
 		t.Fatalf("password in %s", s)
 	}
