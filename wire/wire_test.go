@@ -107,11 +107,25 @@ func TestDecodeRejects(t *testing.T) {
 		"flags":          mutate(func(b []byte) []byte { b[3] = 1; return b }),
 		"length too big": mutate(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], MaxFrame); return b }),
 		"length short":   mutate(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], 2); return b }),
-		"truncated":      mutate(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], uint32(len(b)-HeaderSize-1)); return b[:len(b)-1] }),
-		"trailing":       mutate(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], uint32(len(b)-HeaderSize+1)); return append(b, 0) }),
-		"bad name byte":  mutate(func(b []byte) []byte { b[HeaderSize+1] = ' '; return b }),
-		"huge count":     mutate(func(b []byte) []byte { o := HeaderSize + 1 + len(RequestAgentLogin) + 4; b[o], b[o+1] = 0xFF, 0xFF; return b }),
-		"unknown kind":   mutate(func(b []byte) []byte { o := HeaderSize + 1 + len(RequestAgentLogin) + 4 + 2 + 1 + len(AttrThisDN); b[o] = 9; return b }),
+		"truncated": mutate(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[4:], uint32(len(b)-HeaderSize-1))
+			return b[:len(b)-1]
+		}),
+		"trailing": mutate(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[4:], uint32(len(b)-HeaderSize+1))
+			return append(b, 0)
+		}),
+		"bad name byte": mutate(func(b []byte) []byte { b[HeaderSize+1] = ' '; return b }),
+		"huge count": mutate(func(b []byte) []byte {
+			o := HeaderSize + 1 + len(RequestAgentLogin) + 4
+			b[o], b[o+1] = 0xFF, 0xFF
+			return b
+		}),
+		"unknown kind": mutate(func(b []byte) []byte {
+			o := HeaderSize + 1 + len(RequestAgentLogin) + 4 + 2 + 1 + len(AttrThisDN)
+			b[o] = 9
+			return b
+		}),
 	}
 	for name, frame := range cases {
 		_, err := Decode(frame)
