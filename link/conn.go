@@ -53,7 +53,9 @@ type Options struct {
 	KeepAlive time.Duration
 	// RemoteKeepAlive is the timeout this side asks the peer to poll it with.
 	RemoteKeepAlive time.Duration
-	// HandshakeTimeout bounds connect plus handshake (default 5 s).
+	// HandshakeTimeout bounds connect plus handshake (default: KeepAlive when
+	// set, as a peer that does not answer within it is as dead as one that
+	// stops answering polls; otherwise 5 s).
 	HandshakeTimeout time.Duration
 	// WriteTimeout bounds one frame's write (default 5 s).
 	WriteTimeout time.Duration
@@ -61,6 +63,10 @@ type Options struct {
 	TLS *tls.Config
 	// Handler receives unsolicited messages.
 	Handler Handler
+	// AnswersToHandler hands the answers to this side's requests to Handler
+	// too, in the order they arrived among the other messages: for a client
+	// whose listeners want every event, whoever caused it (T-Lib's model).
+	AnswersToHandler bool
 	Logger  *slog.Logger
 
 	// drop, when it returns true, makes this end deaf and mute (a server's
@@ -71,6 +77,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = 5 * time.Second
+		if o.KeepAlive > 0 {
+			o.HandshakeTimeout = o.KeepAlive
+		}
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 5 * time.Second
@@ -416,7 +425,9 @@ func (c *Conn) readLoop() {
 			c.mu.Unlock()
 			if ok {
 				ch <- m
-				continue
+				if !c.opts.AnswersToHandler || m.Name == wire.EventError {
+					continue
+				}
 			}
 		}
 		if c.opts.Handler != nil {

@@ -74,6 +74,7 @@ func New(opts Options) *Client {
 	})
 	lo := opts.Link
 	lo.Handler = func(_ *link.Conn, m wire.Message) { c.q.Put(eventOf(m)) }
+	lo.AnswersToHandler = true // an agent's own login is an event like a supervisor's
 	c.ha = link.NewHA(link.HAOptions{
 		Name:       opts.Name + " T-Server",
 		Primary:    opts.Primary,
@@ -120,12 +121,11 @@ func (c *Client) reregister(ctx context.Context, conn *link.Conn) error {
 	}
 	c.mu.Unlock()
 	for _, dn := range dns {
-		ans, err := conn.Request(ctx, wire.Message{Name: wire.RequestRegisterAddress, Attrs: wire.KVList{}.Add(wire.AttrThisDN, dn)})
-		if err != nil {
+		// The answer, EventRegistered with the DN's current state, reaches
+		// OnEvent like every answer: the state may have moved while down.
+		if _, err := conn.Request(ctx, wire.Message{Name: wire.RequestRegisterAddress, Attrs: wire.KVList{}.Add(wire.AttrThisDN, dn)}); err != nil {
 			return fmt.Errorf("register %s again: %w", dn, err)
 		}
-		// The state may have moved while the link was down: hand it up.
-		c.q.Put(eventOf(ans))
 	}
 	return nil
 }
