@@ -67,7 +67,7 @@ type Options struct {
 	// too, in the order they arrived among the other messages: for a client
 	// whose listeners want every event, whoever caused it (T-Lib's model).
 	AnswersToHandler bool
-	Logger  *slog.Logger
+	Logger           *slog.Logger
 
 	// drop, when it returns true, makes this end deaf and mute (a server's
 	// Blackhole mode): frames received are discarded and no poll is sent.

@@ -7,6 +7,8 @@ set -euo pipefail
 # interop tests start on loopback, and the tools of the real-window tests.
 DEB_PACKAGES=(
   ca-certificates git make gcc pkg-config
+  libopus-dev libopusfile-dev
+  kamailio
 )
 
 # Go tools, pinned.
