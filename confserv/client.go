@@ -165,7 +165,7 @@ func (c *Client) authenticate(ctx context.Context, conn *link.Conn) error {
 // refusal turns an authentication's EventError into ErrUnknownApplication,
 // when the server names the application as the cause, or else ErrAuth.
 func refusal(o Options, ans wire.Message, re *link.RemoteError) error {
-	if ans.Attrs.String(wire.AttrObjectType) == ObjectTypeApplication {
+	if ans.Attrs.String(wire.AttrObjectType) == wire.ObjectTypeApplication {
 		return fmt.Errorf("%s: authenticate with application %q: %w (server: %s)", o.Name, o.Application, ErrUnknownApplication, re.Message)
 	}
 	return fmt.Errorf("%s: authenticate %q: %w (server: %s)", o.Name, o.UserName, ErrAuth, re.Message)
@@ -195,19 +195,10 @@ func (c *Client) request(ctx context.Context, m wire.Message) (wire.Message, err
 			return ans, nil
 		case errors.As(err, &re) && re.Code == wire.ErrCodeNotFound:
 			return ans, fmt.Errorf("%w: %w", ErrNotFound, err)
-		case errors.As(err, &re) || ctx.Err() != nil || !closed(conn):
+		case errors.As(err, &re) || ctx.Err() != nil || !conn.Closed():
 			return ans, err
 		}
 		c.log.Debug("link lost during a read: asking again", "request", m.Name, "err", err)
-	}
-}
-
-func closed(conn *link.Conn) bool {
-	select {
-	case <-conn.Done():
-		return true
-	default:
-		return false
 	}
 }
 
@@ -233,7 +224,7 @@ func (c *Client) read(ctx context.Context, typ, name string, extra ...wire.Pair)
 // Person reads a person by user name. A bad disaster-recovery.timeout is
 // logged and counts as unset (see Person.Check).
 func (c *Client) Person(ctx context.Context, user string) (Person, error) {
-	l, err := c.read(ctx, ObjectTypePerson, user)
+	l, err := c.read(ctx, wire.ObjectTypePerson, user)
 	if err != nil {
 		return Person{}, err
 	}
@@ -250,7 +241,7 @@ func (c *Client) Person(ctx context.Context, user string) (Person, error) {
 // Application reads an application object. Bad timeout options are logged
 // and count as 0, disabled (BC-7; see Application.Check).
 func (c *Client) Application(ctx context.Context, name string) (Application, error) {
-	l, err := c.read(ctx, ObjectTypeApplication, name)
+	l, err := c.read(ctx, wire.ObjectTypeApplication, name)
 	if err != nil {
 		return Application{}, err
 	}
@@ -266,7 +257,7 @@ func (c *Client) Application(ctx context.Context, name string) (Application, err
 
 // Place reads a place.
 func (c *Client) Place(ctx context.Context, name string) (Place, error) {
-	l, err := c.read(ctx, ObjectTypePlace, name)
+	l, err := c.read(ctx, wire.ObjectTypePlace, name)
 	if err != nil {
 		return Place{}, err
 	}
@@ -280,7 +271,7 @@ func (c *Client) Place(ctx context.Context, name string) (Place, error) {
 // DNPassword reads the SIP password of one of the authenticated person's own
 // DNs at site 1 or 2; any other DN is ErrNotFound.
 func (c *Client) DNPassword(ctx context.Context, site int, dn string) (string, error) {
-	l, err := c.read(ctx, ObjectTypeDN, dn, wire.Pair{Key: AttrSite, Value: int64(site)})
+	l, err := c.read(ctx, wire.ObjectTypeDN, dn, wire.Pair{Key: wire.AttrSite, Value: int64(site)})
 	if err != nil {
 		return "", err
 	}
@@ -290,7 +281,7 @@ func (c *Client) DNPassword(ctx context.Context, site int, dn string) (string, e
 	}
 	pw := d.Password()
 	if pw == "" {
-		return "", fmt.Errorf("read DN %q at site %d: %w: no %s/%s in its annex", dn, site, ErrBadObject, SectionTServer, OptPassword)
+		return "", fmt.Errorf("read DN %q at site %d: %w: no %s/%s in its annex", dn, site, ErrBadObject, wire.SectionTServer, wire.OptPassword)
 	}
 	return pw, nil
 }

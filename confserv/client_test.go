@@ -1,19 +1,19 @@
 package confserv_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandem-softphone/tandem/confserv"
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/sitesim/confsim"
 	"github.com/tandem-softphone/tandem/sitesim/directory"
+	"github.com/tandem-softphone/tandem/wire"
 )
 
 const (
@@ -21,50 +21,32 @@ const (
 	sipPassword = "sip-Secret-5320"
 )
 
-// logBuf collects every log line of a test, to check that no password is in it.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func testDir() *directory.Directory {
 	d := directory.NewDirectory()
 	d.AddApplication(directory.Application{
 		Name: "AIL_Site1", Site: 1,
-		Options: directory.Options{directory.SectionAgentDesktop: {
-			directory.OptSiteTimeout:       "30",
-			directory.OptSiteSIPRegTimeout: "20",
+		Options: directory.Options{wire.SectionAgentDesktop: {
+			wire.OptSiteTimeout:        "30",
+			wire.OptSIPRegisterTimeout: "20",
 		}},
 		Connections: []directory.Connection{
-			{Type: directory.ConnTypeTServer, Primary: "127.0.0.1:7001", Backup: "127.0.0.1:7002"},
-			{Type: directory.ConnTypeSIPRegistrar, Primary: "127.0.0.1:5060", Transport: "udp,tcp"},
+			{Type: wire.ConnTypeTServer, Primary: "127.0.0.1:7001", Backup: "127.0.0.1:7002"},
+			{Type: wire.ConnTypeSIPRegistrar, Primary: "127.0.0.1:5060", Transport: "udp,tcp"},
 		},
 	})
 	d.AddApplication(directory.Application{Name: "AIL_Site2", Site: 2})
 	d.AddPerson(directory.Person{
 		UserName: "SIP_5320", Password: password, AgentID: "5320", FirstName: "Ann", LastName: "Lee",
-		Annex:  directory.Options{directory.SectionAgentDesktop: {directory.OptSite1: "AIL_Site2", directory.OptSite2: "AIL_Site1"}},
+		Annex:  directory.Options{wire.SectionAgentDesktop: {wire.OptSite1: "AIL_Site2", wire.OptSite2: "AIL_Site1"}},
 		Places: [2]string{"Place_5320", "Place_5320_B"},
 		DNs:    [2]string{"5320", "7320"},
 	}, sipPassword)
 	// The seed sample's aliases instead of site-1/site-2.
 	d.AddPerson(directory.Person{
 		UserName: "SIP_5321", Password: "other", AgentID: "5321",
-		Annex: directory.Options{directory.SectionAgentDesktop: {
-			confserv.OptPreferredSite: "AIL_Site2",
-			confserv.OptDRTimeout:     "45",
+		Annex: directory.Options{wire.SectionAgentDesktop: {
+			wire.OptPreferredSite: "AIL_Site2",
+			wire.OptDRTimeout:     "45",
 		}},
 		Places: [2]string{"Place_5321", "Place_5321"},
 		DNs:    [2]string{"5321", "5321"},
@@ -75,13 +57,13 @@ func testDir() *directory.Directory {
 type fixture struct {
 	dir *directory.Directory
 	sim *confsim.Pair
-	log *logBuf
+	log *testutil.SyncBuffer // every log line, to check that no password is in it
 	lg  *slog.Logger
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{dir: testDir(), log: &logBuf{}}
+	f := &fixture{dir: testDir(), log: &testutil.SyncBuffer{}}
 	f.lg = slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.sim = confsim.New(confsim.Options{
 		Dir: f.dir, Site: 1, PrimaryAddr: "127.0.0.1:0", BackupAddr: "127.0.0.1:0",
@@ -94,40 +76,7 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
-type statusLog struct {
-	mu sync.Mutex
-	s  []link.Status
-	ch chan link.Status
-}
-
-func newStatusLog() *statusLog { return &statusLog{ch: make(chan link.Status, 64)} }
-
-func (l *statusLog) add(s link.Status) {
-	l.mu.Lock()
-	l.s = append(l.s, s)
-	l.mu.Unlock()
-	l.ch <- s
-}
-
-func (l *statusLog) all() []link.Status {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]link.Status(nil), l.s...)
-}
-
-func (l *statusLog) wait(t *testing.T, want link.Status) {
-	t.Helper()
-	select {
-	case got := <-l.ch:
-		if got != want {
-			t.Fatalf("status %v, want %v", got, want)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no status change to %v", want)
-	}
-}
-
-func (f *fixture) client(t testing.TB, user, pw, app string, st *statusLog) *confserv.Client {
+func (f *fixture) client(t testing.TB, user, pw, app string, st *testutil.Recorder[link.Status]) *confserv.Client {
 	t.Helper()
 	p, b := f.sim.Addrs()
 	opts := confserv.Options{
@@ -137,7 +86,7 @@ func (f *fixture) client(t testing.TB, user, pw, app string, st *statusLog) *con
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 	}
 	if st != nil {
-		opts.OnStatus = st.add
+		opts.OnStatus = st.Add
 	}
 	c := confserv.New(opts)
 	c.Start(context.Background())
@@ -145,18 +94,12 @@ func (f *fixture) client(t testing.TB, user, pw, app string, st *statusLog) *con
 	return c
 }
 
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 // BC-10: authenticate with user name and password against an application.
 func TestAuthenticate(t *testing.T) {
 	f := newFixture(t)
-	st := newStatusLog()
+	st := testutil.NewRecorder[link.Status]()
 	c := f.client(t, "SIP_5320", password, "AIL_Site1", st)
-	p, err := c.Authenticated(ctx(t))
+	p, err := c.Authenticated(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +107,7 @@ func TestAuthenticate(t *testing.T) {
 	if p.UserName != want.UserName || p.AgentID != want.AgentID || p.FirstName != want.FirstName || p.LastName != want.LastName || p.Annex != nil {
 		t.Fatalf("authenticated person %+v, want %+v", p, want)
 	}
-	st.wait(t, link.On)
+	testutil.WantNext(t, st, link.On)
 	if c.Status() != link.On {
 		t.Fatal("status not ON")
 	}
@@ -188,15 +131,15 @@ func TestAuthenticationRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			st := newStatusLog()
+			st := testutil.NewRecorder[link.Status]()
 			c := f.client(t, tc.user, tc.pw, tc.app, st)
-			_, err := c.Authenticated(ctx(t))
+			_, err := c.Authenticated(testutil.Context(t))
 			if !errors.Is(err, tc.want) || errors.Is(err, tc.notWant) {
 				t.Fatalf("error %v: want %v and not %v", err, tc.want, tc.notWant)
 			}
-			st.wait(t, link.Off)
+			testutil.WantNext(t, st, link.Off)
 			// The client gave up: reads report the same refusal, not a generic OFF.
-			if _, err := c.Person(ctx(t), tc.user); !errors.Is(err, tc.want) {
+			if _, err := c.Person(testutil.Context(t), tc.user); !errors.Is(err, tc.want) {
 				t.Fatalf("read after refusal: %v, want %v", err, tc.want)
 			}
 			if strings.Contains(f.log.String(), password) {
@@ -210,7 +153,7 @@ func TestAuthenticationRefused(t *testing.T) {
 func TestPersonPreferredSites(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t, "SIP_5320", password, "AIL_Site1", nil)
-	p, err := c.Person(ctx(t), "SIP_5320")
+	p, err := c.Person(testutil.Context(t), "SIP_5320")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +166,7 @@ func TestPersonPreferredSites(t *testing.T) {
 	if _, ok := p.SiteTimeout(); ok {
 		t.Fatal("site timeout alias reported without being set")
 	}
-	if _, err := c.Person(ctx(t), "SIP_9999"); !errors.Is(err, confserv.ErrNotFound) {
+	if _, err := c.Person(testutil.Context(t), "SIP_9999"); !errors.Is(err, confserv.ErrNotFound) {
 		t.Fatalf("unknown person: %v", err)
 	}
 }
@@ -233,7 +176,7 @@ func TestPersonPreferredSites(t *testing.T) {
 func TestPersonAliases(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t, "SIP_5320", password, "AIL_Site1", nil)
-	p, err := c.Person(ctx(t), "SIP_5321")
+	p, err := c.Person(testutil.Context(t), "SIP_5321")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,18 +193,18 @@ func TestPersonAliases(t *testing.T) {
 func TestApplicationTimeouts(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t, "SIP_5320", password, "AIL_Site1", nil)
-	a, err := c.Application(ctx(t), "AIL_Site1")
+	a, err := c.Application(testutil.Context(t), "AIL_Site1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.SiteTimeout() != 30*time.Second || a.SIPRegisterTimeout() != 20*time.Second || a.Site != 1 {
 		t.Fatalf("timeouts %v %v site %d", a.SiteTimeout(), a.SIPRegisterTimeout(), a.Site)
 	}
-	ts, ok := a.Connection(confserv.ConnTypeTServer)
+	ts, ok := a.Connection(wire.ConnTypeTServer)
 	if !ok || ts.Primary != "127.0.0.1:7001" || ts.Backup != "127.0.0.1:7002" {
 		t.Fatalf("T-Server connection %+v %v", ts, ok)
 	}
-	if sip, ok := a.Connection(confserv.ConnTypeSIPRegistrar); !ok || sip.Transport != "udp,tcp" {
+	if sip, ok := a.Connection(wire.ConnTypeSIPRegistrar); !ok || sip.Transport != "udp,tcp" {
 		t.Fatalf("SIP connection %+v", sip)
 	}
 
@@ -277,12 +220,12 @@ func TestApplicationTimeouts(t *testing.T) {
 		{"-5", 0, true},
 		{"1.5", 0, true},
 	} {
-		for _, key := range []string{directory.OptSiteTimeout, directory.OptSiteSIPRegTimeout} {
-			if err := f.dir.SetOption("AIL_Site1", directory.SectionAgentDesktop, key, tc.value); err != nil {
+		for _, key := range []string{wire.OptSiteTimeout, wire.OptSIPRegisterTimeout} {
+			if err := f.dir.SetOption("AIL_Site1", wire.SectionAgentDesktop, key, tc.value); err != nil {
 				t.Fatal(err)
 			}
 		}
-		a, err := c.Application(ctx(t), "AIL_Site1")
+		a, err := c.Application(testutil.Context(t), "AIL_Site1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,14 +241,14 @@ func TestApplicationTimeouts(t *testing.T) {
 	}
 
 	// An application without an agent-desktop section at all.
-	a2, err := c.Application(ctx(t), "AIL_Site2")
+	a2, err := c.Application(testutil.Context(t), "AIL_Site2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a2.SiteTimeout() != 0 || a2.SIPRegisterTimeout() != 0 || a2.Check() != nil || a2.Site != 2 {
 		t.Fatalf("empty application %+v", a2)
 	}
-	if _, err := c.Application(ctx(t), "AIL_Nowhere"); !errors.Is(err, confserv.ErrNotFound) {
+	if _, err := c.Application(testutil.Context(t), "AIL_Nowhere"); !errors.Is(err, confserv.ErrNotFound) {
 		t.Fatalf("unknown application: %v", err)
 	}
 }
@@ -314,21 +257,21 @@ func TestApplicationTimeouts(t *testing.T) {
 func TestPlaceAndDNPassword(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t, "SIP_5320", password, "AIL_Site1", nil)
-	pl, err := c.Place(ctx(t), "Place_5320_B")
+	pl, err := c.Place(testutil.Context(t), "Place_5320_B")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pl.DN != "7320" || pl.Site != 2 {
 		t.Fatalf("place %+v", pl)
 	}
-	if _, err := c.Place(ctx(t), "Place_Nowhere"); !errors.Is(err, confserv.ErrNotFound) {
+	if _, err := c.Place(testutil.Context(t), "Place_Nowhere"); !errors.Is(err, confserv.ErrNotFound) {
 		t.Fatalf("unknown place: %v", err)
 	}
 	for _, tc := range []struct {
 		site int
 		dn   string
 	}{{1, "5320"}, {2, "7320"}} {
-		pw, err := c.DNPassword(ctx(t), tc.site, tc.dn)
+		pw, err := c.DNPassword(testutil.Context(t), tc.site, tc.dn)
 		if err != nil || pw != sipPassword {
 			t.Fatalf("site %d DN %s: password %q, %v", tc.site, tc.dn, pw, err)
 		}
@@ -338,7 +281,7 @@ func TestPlaceAndDNPassword(t *testing.T) {
 		site int
 		dn   string
 	}{{1, "5321"}, {2, "5320"}, {1, "0000"}} {
-		if _, err := c.DNPassword(ctx(t), tc.site, tc.dn); !errors.Is(err, confserv.ErrNotFound) {
+		if _, err := c.DNPassword(testutil.Context(t), tc.site, tc.dn); !errors.Is(err, confserv.ErrNotFound) {
 			t.Fatalf("site %d DN %s: %v, want ErrNotFound", tc.site, tc.dn, err)
 		}
 	}
@@ -353,17 +296,17 @@ func TestPrimaryDeathInvisible(t *testing.T) {
 	for _, mode := range []link.Mode{link.Closed, link.Blackhole} {
 		t.Run(mode.String(), func(t *testing.T) {
 			f := newFixture(t)
-			st := newStatusLog()
+			st := testutil.NewRecorder[link.Status]()
 			c := f.client(t, "SIP_5320", password, "AIL_Site1", st)
-			if _, err := c.Authenticated(ctx(t)); err != nil {
+			if _, err := c.Authenticated(testutil.Context(t)); err != nil {
 				t.Fatal(err)
 			}
-			st.wait(t, link.On)
-			if err := f.sim.Primary().SetMode(mode); err != nil {
+			testutil.WantNext(t, st, link.On)
+			if err := f.sim.SetMode(link.Primary, mode); err != nil {
 				t.Fatal(err)
 			}
 			// A read issued at once rides over the failover.
-			p, err := c.Person(ctx(t), "SIP_5320")
+			p, err := c.Person(testutil.Context(t), "SIP_5320")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -371,19 +314,13 @@ func TestPrimaryDeathInvisible(t *testing.T) {
 				t.Fatalf("preferred site %q", s1)
 			}
 			_, backup := f.sim.Addrs()
-			deadline := time.Now().Add(5 * time.Second)
-			for c.Member() != backup && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
-			if c.Member() != backup {
-				t.Fatalf("member %s, want the backup %s", c.Member(), backup)
-			}
+			testutil.Eventually(t, "client on the backup", func() bool { return c.Member() == backup })
 			// The backup refuses reads on an unauthenticated link: this one
 			// works because the client authenticated again.
-			if _, err := c.DNPassword(ctx(t), 1, "5320"); err != nil {
+			if _, err := c.DNPassword(testutil.Context(t), 1, "5320"); err != nil {
 				t.Fatal(err)
 			}
-			if got := st.all(); len(got) != 1 || got[0] != link.On || c.Status() != link.On {
+			if got := st.All(); len(got) != 1 || got[0] != link.On || c.Status() != link.On {
 				t.Fatalf("status changes %v, want only the first ON", got)
 			}
 		})
@@ -394,30 +331,30 @@ func TestPrimaryDeathInvisible(t *testing.T) {
 // so; reads fail at once; it is ON again when one member returns.
 func TestBothDownOff(t *testing.T) {
 	f := newFixture(t)
-	st := newStatusLog()
+	st := testutil.NewRecorder[link.Status]()
 	c := f.client(t, "SIP_5320", password, "AIL_Site1", st)
-	st.wait(t, link.On)
-	f.sim.Primary().SetMode(link.Closed)
-	f.sim.Backup().SetMode(link.Blackhole)
-	st.wait(t, link.Off)
+	testutil.WantNext(t, st, link.On)
+	f.sim.SetMode(link.Primary, link.Closed)
+	f.sim.SetMode(link.Backup, link.Blackhole)
+	testutil.WantNext(t, st, link.Off)
 	if c.Status() != link.Off {
 		t.Fatal("status not OFF")
 	}
-	if _, err := c.Person(ctx(t), "SIP_5320"); !errors.Is(err, link.ErrServiceOff) {
+	if _, err := c.Person(testutil.Context(t), "SIP_5320"); !errors.Is(err, link.ErrServiceOff) {
 		t.Fatalf("read while OFF: %v", err)
 	}
-	f.sim.Primary().SetMode(link.Up)
-	st.wait(t, link.On)
-	if _, err := c.Person(ctx(t), "SIP_5320"); err != nil {
+	f.sim.SetMode(link.Primary, link.Up)
+	testutil.WantNext(t, st, link.On)
+	if _, err := c.Person(testutil.Context(t), "SIP_5320"); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func BenchmarkReadPerson(b *testing.B) {
 	f := newFixture(b)
-	f.lg = slog.New(slog.DiscardHandler)
+	f.lg = testutil.Quiet()
 	c := f.client(b, "SIP_5320", password, "AIL_Site1", nil)
-	if _, err := c.Authenticated(ctx(b)); err != nil {
+	if _, err := c.Authenticated(testutil.Context(b)); err != nil {
 		b.Fatal(err)
 	}
 	bg := context.Background()

@@ -3,7 +3,8 @@ package confserv
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,24 +33,15 @@ func (s Sections) Get(section, key string) (string, bool) {
 // list encodes the sections in sorted order, so that an object always has the same bytes.
 func (s Sections) list() wire.KVList {
 	l := make(wire.KVList, 0, len(s))
-	for _, name := range sortedKeys(s) {
+	for _, name := range slices.Sorted(maps.Keys(s)) {
 		opts := s[name]
 		sec := make(wire.KVList, 0, len(opts))
-		for _, k := range sortedKeys(opts) {
+		for _, k := range slices.Sorted(maps.Keys(opts)) {
 			sec = sec.Add(k, opts[k])
 		}
 		l = l.Add(name, sec)
 	}
 	return l
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Person is an agent's CfgPerson object. The server never sends the password.
@@ -66,12 +58,12 @@ type Person struct {
 // site-2, or else the seed sample's disaster-recovery.preferred-site as site-1
 // (BC-8). An empty name means the annex does not say.
 func (p Person) PreferredSites() (site1, site2 string) {
-	sec := p.Annex[SectionAgentDesktop]
-	site1 = strings.TrimSpace(sec[OptSite1])
+	sec := p.Annex[wire.SectionAgentDesktop]
+	site1 = strings.TrimSpace(sec[wire.OptSite1])
 	if site1 == "" {
-		site1 = strings.TrimSpace(sec[OptPreferredSite])
+		site1 = strings.TrimSpace(sec[wire.OptPreferredSite])
 	}
-	return site1, strings.TrimSpace(sec[OptSite2])
+	return site1, strings.TrimSpace(sec[wire.OptSite2])
 }
 
 // SiteTimeout returns the person's disaster-recovery.timeout, the seed
@@ -79,7 +71,7 @@ func (p Person) PreferredSites() (site1, site2 string) {
 // the annex does not set it (or sets it empty) or sets a bad value (see
 // Check); a set 0 is (0, true): disabled.
 func (p Person) SiteTimeout() (d time.Duration, ok bool) {
-	v := strings.TrimSpace(p.Annex[SectionAgentDesktop][OptDRTimeout])
+	v := strings.TrimSpace(p.Annex[wire.SectionAgentDesktop][wire.OptDRTimeout])
 	d, err := seconds(v)
 	if v == "" || err != nil {
 		return 0, false
@@ -89,9 +81,9 @@ func (p Person) SiteTimeout() (d time.Duration, ok bool) {
 
 // Check reports the annex values that cannot be used.
 func (p Person) Check() error {
-	if v, ok := p.Annex.Get(SectionAgentDesktop, OptDRTimeout); ok {
+	if v, ok := p.Annex.Get(wire.SectionAgentDesktop, wire.OptDRTimeout); ok {
 		if _, err := seconds(v); err != nil {
-			return fmt.Errorf("person %s: %s/%s: %w", p.UserName, SectionAgentDesktop, OptDRTimeout, err)
+			return fmt.Errorf("person %s: %s/%s: %w", p.UserName, wire.SectionAgentDesktop, wire.OptDRTimeout, err)
 		}
 	}
 	return nil
@@ -103,23 +95,23 @@ func (p Person) Object() wire.KVList {
 	l := wire.KVList{}.
 		Add(wire.AttrUserName, p.UserName).
 		Add(wire.AttrAgentID, p.AgentID).
-		Add(AttrFirstName, p.FirstName).
-		Add(AttrLastName, p.LastName)
+		Add(wire.AttrFirstName, p.FirstName).
+		Add(wire.AttrLastName, p.LastName)
 	if len(p.Annex) > 0 {
-		l = l.Add(AttrAnnex, p.Annex.list())
+		l = l.Add(wire.AttrAnnex, p.Annex.list())
 	}
 	return l
 }
 
 // DecodePerson decodes a CfgPerson object, or EventAuthenticated's attributes.
 func DecodePerson(l wire.KVList) (Person, error) {
-	r := objReader{what: ObjectTypePerson}
+	r := objReader{what: wire.ObjectTypePerson}
 	p := Person{
 		UserName:  r.required(l, wire.AttrUserName),
 		AgentID:   r.str(l, wire.AttrAgentID),
-		FirstName: r.str(l, AttrFirstName),
-		LastName:  r.str(l, AttrLastName),
-		Annex:     r.sections(l, AttrAnnex),
+		FirstName: r.str(l, wire.AttrFirstName),
+		LastName:  r.str(l, wire.AttrLastName),
+		Annex:     r.sections(l, wire.AttrAnnex),
 	}
 	return p, r.err
 }
@@ -127,7 +119,7 @@ func DecodePerson(l wire.KVList) (Person, error) {
 // Connection is one entry of an application's connections: a service's HA
 // pair, or the SIP registrar's address with its transports.
 type Connection struct {
-	Type      string // ConnTypeTServer, ConnTypeStatServer, …
+	Type      string // wire.ConnTypeTServer, wire.ConnTypeStatServer, …
 	Primary   string // host:port
 	Backup    string // host:port, may be empty
 	Transport string // SIP registrar: "udp,tcp"
@@ -155,7 +147,7 @@ func (a Application) Connection(typ string) (Connection, bool) {
 // may stay OFF before a switchover. 0 disables that switchover: the option is
 // absent, empty, 0 or bad (BC-7; Check reports a bad value).
 func (a Application) SiteTimeout() time.Duration {
-	d, _ := seconds(a.Options[SectionAgentDesktop][OptSiteTimeout])
+	d, _ := seconds(a.Options[wire.SectionAgentDesktop][wire.OptSiteTimeout])
 	return d
 }
 
@@ -163,16 +155,16 @@ func (a Application) SiteTimeout() time.Duration {
 // wait for EventDNBackInService after dr-force_logout before a switchover.
 // 0 disables that switchover, as for SiteTimeout (BC-7).
 func (a Application) SIPRegisterTimeout() time.Duration {
-	d, _ := seconds(a.Options[SectionAgentDesktop][OptSIPRegisterTimeout])
+	d, _ := seconds(a.Options[wire.SectionAgentDesktop][wire.OptSIPRegisterTimeout])
 	return d
 }
 
 // Check reports the option values that cannot be used (they count as 0).
 func (a Application) Check() error {
 	var errs []error
-	for _, key := range []string{OptSiteTimeout, OptSIPRegisterTimeout} {
-		if _, err := seconds(a.Options[SectionAgentDesktop][key]); err != nil {
-			errs = append(errs, fmt.Errorf("application %s: %s/%s: %w", a.Name, SectionAgentDesktop, key, err))
+	for _, key := range []string{wire.OptSiteTimeout, wire.OptSIPRegisterTimeout} {
+		if _, err := seconds(a.Options[wire.SectionAgentDesktop][key]); err != nil {
+			errs = append(errs, fmt.Errorf("application %s: %s/%s: %w", a.Name, wire.SectionAgentDesktop, key, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -180,47 +172,47 @@ func (a Application) Check() error {
 
 // Object encodes the application as the Object of EventObjectRead.
 func (a Application) Object() wire.KVList {
-	l := wire.KVList{}.Add(AttrName, a.Name)
+	l := wire.KVList{}.Add(wire.AttrName, a.Name)
 	if a.Site != 0 {
-		l = l.Add(AttrSite, a.Site)
+		l = l.Add(wire.AttrSite, a.Site)
 	}
 	if len(a.Options) > 0 {
-		l = l.Add(AttrOptions, a.Options.list())
+		l = l.Add(wire.AttrOptions, a.Options.list())
 	}
 	if len(a.Connections) > 0 {
 		conns := make(wire.KVList, 0, len(a.Connections))
 		for _, c := range a.Connections {
-			conns = conns.Add(AttrConnection, wire.KVList{}.
-				Add(AttrType, c.Type).
-				Add(AttrPrimary, c.Primary).
-				Add(AttrBackup, c.Backup).
-				Add(AttrTransport, c.Transport))
+			conns = conns.Add(wire.AttrConnection, wire.KVList{}.
+				Add(wire.AttrType, c.Type).
+				Add(wire.AttrPrimary, c.Primary).
+				Add(wire.AttrBackup, c.Backup).
+				Add(wire.AttrTransport, c.Transport))
 		}
-		l = l.Add(AttrConnections, conns)
+		l = l.Add(wire.AttrConnections, conns)
 	}
 	return l
 }
 
 // DecodeApplication decodes a CfgApplication object.
 func DecodeApplication(l wire.KVList) (Application, error) {
-	r := objReader{what: ObjectTypeApplication}
+	r := objReader{what: wire.ObjectTypeApplication}
 	a := Application{
-		Name:    r.required(l, AttrName),
+		Name:    r.required(l, wire.AttrName),
 		Site:    r.site(l),
-		Options: r.sections(l, AttrOptions),
+		Options: r.sections(l, wire.AttrOptions),
 	}
-	for i, p := range r.list(l, AttrConnections) {
+	for i, p := range r.list(l, wire.AttrConnections) {
 		entry, ok := p.Value.(wire.KVList)
 		if !ok {
-			r.fail("%s entry %d: a list expected, got %s", AttrConnections, i, kindOf(p.Value))
+			r.fail("%s entry %d: a list expected, got %s", wire.AttrConnections, i, kindOf(p.Value))
 			break
 		}
-		cr := objReader{what: fmt.Sprintf("%s: %s entry %d", ObjectTypeApplication, AttrConnections, i)}
+		cr := objReader{what: fmt.Sprintf("%s: %s entry %d", wire.ObjectTypeApplication, wire.AttrConnections, i)}
 		c := Connection{
-			Type:      cr.required(entry, AttrType),
-			Primary:   cr.str(entry, AttrPrimary),
-			Backup:    cr.str(entry, AttrBackup),
-			Transport: cr.str(entry, AttrTransport),
+			Type:      cr.required(entry, wire.AttrType),
+			Primary:   cr.str(entry, wire.AttrPrimary),
+			Backup:    cr.str(entry, wire.AttrBackup),
+			Transport: cr.str(entry, wire.AttrTransport),
 		}
 		if cr.err != nil {
 			r.err = cr.err
@@ -240,17 +232,17 @@ type Place struct {
 
 // Object encodes the place as the Object of EventObjectRead.
 func (p Place) Object() wire.KVList {
-	l := wire.KVList{}.Add(AttrName, p.Name).Add(AttrDN, p.DN)
+	l := wire.KVList{}.Add(wire.AttrName, p.Name).Add(wire.AttrDN, p.DN)
 	if p.Site != 0 {
-		l = l.Add(AttrSite, p.Site)
+		l = l.Add(wire.AttrSite, p.Site)
 	}
 	return l
 }
 
 // DecodePlace decodes a CfgPlace object.
 func DecodePlace(l wire.KVList) (Place, error) {
-	r := objReader{what: ObjectTypePlace}
-	p := Place{Name: r.required(l, AttrName), DN: r.str(l, AttrDN), Site: r.site(l)}
+	r := objReader{what: wire.ObjectTypePlace}
+	p := Place{Name: r.required(l, wire.AttrName), DN: r.str(l, wire.AttrDN), Site: r.site(l)}
 	return p, r.err
 }
 
@@ -262,24 +254,24 @@ type DN struct {
 }
 
 // Password is the DN's SIP password (annex TServer/password).
-func (d DN) Password() string { return d.Annex[SectionTServer][OptPassword] }
+func (d DN) Password() string { return d.Annex[wire.SectionTServer][wire.OptPassword] }
 
 // Object encodes the DN as the Object of EventObjectRead.
 func (d DN) Object() wire.KVList {
-	l := wire.KVList{}.Add(AttrNumber, d.Number)
+	l := wire.KVList{}.Add(wire.AttrNumber, d.Number)
 	if d.Site != 0 {
-		l = l.Add(AttrSite, d.Site)
+		l = l.Add(wire.AttrSite, d.Site)
 	}
 	if len(d.Annex) > 0 {
-		l = l.Add(AttrAnnex, d.Annex.list())
+		l = l.Add(wire.AttrAnnex, d.Annex.list())
 	}
 	return l
 }
 
 // DecodeDN decodes a CfgDN object.
 func DecodeDN(l wire.KVList) (DN, error) {
-	r := objReader{what: ObjectTypeDN}
-	d := DN{Number: r.required(l, AttrNumber), Site: r.site(l), Annex: r.sections(l, AttrAnnex)}
+	r := objReader{what: wire.ObjectTypeDN}
+	d := DN{Number: r.required(l, wire.AttrNumber), Site: r.site(l), Annex: r.sections(l, wire.AttrAnnex)}
 	return d, r.err
 }
 
@@ -331,13 +323,13 @@ func (r *objReader) required(l wire.KVList, key string) string {
 }
 
 func (r *objReader) site(l wire.KVList) int {
-	v, ok := l.Get(AttrSite)
+	v, ok := l.Get(wire.AttrSite)
 	if !ok {
 		return 0
 	}
 	n, ok := v.(int64)
 	if !ok || n < 1 || n > 2 {
-		r.fail("%s: an int 1 or 2 expected", AttrSite)
+		r.fail("%s: an int 1 or 2 expected", wire.AttrSite)
 		return 0
 	}
 	return int(n)

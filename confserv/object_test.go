@@ -12,9 +12,9 @@ import (
 func TestObjectRoundTrip(t *testing.T) {
 	p := Person{UserName: "u", AgentID: "1", FirstName: "F", LastName: "L", Annex: Sections{"agent-desktop": {"site-1": "A", "site-2": "B"}, "empty": {}}}
 	a := Application{Name: "A", Site: 2, Options: Sections{"agent-desktop": {"site-timeout": "30"}},
-		Connections: []Connection{{Type: ConnTypeTServer, Primary: "h:1", Backup: "h:2"}, {Type: ConnTypeSIPRegistrar, Primary: "h:5060", Transport: "udp"}}}
+		Connections: []Connection{{Type: wire.ConnTypeTServer, Primary: "h:1", Backup: "h:2"}, {Type: wire.ConnTypeSIPRegistrar, Primary: "h:5060", Transport: "udp"}}}
 	pl := Place{Name: "P", Site: 1, DN: "5320"}
-	d := DN{Number: "5320", Site: 1, Annex: Sections{SectionTServer: {OptPassword: "x"}}}
+	d := DN{Number: "5320", Site: 1, Annex: Sections{wire.SectionTServer: {wire.OptPassword: "x"}}}
 
 	if got, err := DecodePerson(reencode(t, p.Object())); err != nil || !reflect.DeepEqual(got, p) {
 		t.Fatalf("person %+v, %v", got, err)
@@ -65,20 +65,20 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"person without user name", person, l.Add(wire.AttrAgentID, "1")},
 		{"person user name int", person, l.Add(wire.AttrUserName, 5)},
-		{"annex not a list", person, l.Add(wire.AttrUserName, "u").Add(AttrAnnex, "x")},
-		{"section not a list", person, l.Add(wire.AttrUserName, "u").Add(AttrAnnex, l.Add("agent-desktop", "x"))},
-		{"option not a string", person, l.Add(wire.AttrUserName, "u").Add(AttrAnnex, l.Add("agent-desktop", l.Add("site-1", 1)))},
-		{"application without name", application, l.Add(AttrSite, 1)},
-		{"site 3", application, l.Add(AttrName, "A").Add(AttrSite, 3)},
-		{"site string", application, l.Add(AttrName, "A").Add(AttrSite, "1")},
-		{"connections not a list", application, l.Add(AttrName, "A").Add(AttrConnections, "x")},
-		{"connection not a list", application, l.Add(AttrName, "A").Add(AttrConnections, l.Add(AttrConnection, "x"))},
-		{"connection without type", application, l.Add(AttrName, "A").Add(AttrConnections, l.Add(AttrConnection, l.Add(AttrPrimary, "h:1")))},
-		{"connection primary bytes", application, l.Add(AttrName, "A").Add(AttrConnections, l.Add(AttrConnection, l.Add(AttrType, "TServer").Add(AttrPrimary, []byte("h"))))},
-		{"place without name", place, l.Add(AttrDN, "1")},
-		{"place DN list", place, l.Add(AttrName, "P").Add(AttrDN, l)},
-		{"DN without number", dn, l.Add(AttrSite, 1)},
-		{"DN annex option list", dn, l.Add(AttrNumber, "1").Add(AttrAnnex, l.Add(SectionTServer, l.Add(OptPassword, l)))},
+		{"annex not a list", person, l.Add(wire.AttrUserName, "u").Add(wire.AttrAnnex, "x")},
+		{"section not a list", person, l.Add(wire.AttrUserName, "u").Add(wire.AttrAnnex, l.Add("agent-desktop", "x"))},
+		{"option not a string", person, l.Add(wire.AttrUserName, "u").Add(wire.AttrAnnex, l.Add("agent-desktop", l.Add("site-1", 1)))},
+		{"application without name", application, l.Add(wire.AttrSite, 1)},
+		{"site 3", application, l.Add(wire.AttrName, "A").Add(wire.AttrSite, 3)},
+		{"site string", application, l.Add(wire.AttrName, "A").Add(wire.AttrSite, "1")},
+		{"connections not a list", application, l.Add(wire.AttrName, "A").Add(wire.AttrConnections, "x")},
+		{"connection not a list", application, l.Add(wire.AttrName, "A").Add(wire.AttrConnections, l.Add(wire.AttrConnection, "x"))},
+		{"connection without type", application, l.Add(wire.AttrName, "A").Add(wire.AttrConnections, l.Add(wire.AttrConnection, l.Add(wire.AttrPrimary, "h:1")))},
+		{"connection primary bytes", application, l.Add(wire.AttrName, "A").Add(wire.AttrConnections, l.Add(wire.AttrConnection, l.Add(wire.AttrType, "TServer").Add(wire.AttrPrimary, []byte("h"))))},
+		{"place without name", place, l.Add(wire.AttrDN, "1")},
+		{"place DN list", place, l.Add(wire.AttrName, "P").Add(wire.AttrDN, l)},
+		{"DN without number", dn, l.Add(wire.AttrSite, 1)},
+		{"DN annex option list", dn, l.Add(wire.AttrNumber, "1").Add(wire.AttrAnnex, l.Add(wire.SectionTServer, l.Add(wire.OptPassword, l)))},
 	} {
 		if err := tc.decode(tc.obj); !errors.Is(err, ErrBadObject) {
 			t.Errorf("%s: %v, want ErrBadObject", tc.name, err)
@@ -95,7 +95,7 @@ func TestDecodeIgnoresUnknownAndKeepsFirst(t *testing.T) {
 	l := wire.KVList{}.
 		Add(wire.AttrUserName, "u").
 		Add("Future", 42).
-		Add(AttrAnnex, wire.KVList{}.
+		Add(wire.AttrAnnex, wire.KVList{}.
 			Add("agent-desktop", wire.KVList{}.Add("site-1", "first").Add("site-1", "second")).
 			Add("agent-desktop", wire.KVList{}.Add("site-1", "other section")))
 	p, err := DecodePerson(l)
@@ -113,12 +113,12 @@ func TestPreferredSitesPrecedence(t *testing.T) {
 		annex     map[string]string
 		want1, w2 string
 	}{
-		{map[string]string{OptSite1: " A ", OptSite2: "B", OptPreferredSite: "C"}, "A", "B"},
-		{map[string]string{OptPreferredSite: "C"}, "C", ""},
-		{map[string]string{OptSite1: "", OptPreferredSite: "C", OptSite2: "A"}, "C", "A"},
+		{map[string]string{wire.OptSite1: " A ", wire.OptSite2: "B", wire.OptPreferredSite: "C"}, "A", "B"},
+		{map[string]string{wire.OptPreferredSite: "C"}, "C", ""},
+		{map[string]string{wire.OptSite1: "", wire.OptPreferredSite: "C", wire.OptSite2: "A"}, "C", "A"},
 		{nil, "", ""},
 	} {
-		p := Person{UserName: "u", Annex: Sections{SectionAgentDesktop: tc.annex}}
+		p := Person{UserName: "u", Annex: Sections{wire.SectionAgentDesktop: tc.annex}}
 		if s1, s2 := p.PreferredSites(); s1 != tc.want1 || s2 != tc.w2 {
 			t.Errorf("annex %v: %q %q, want %q %q", tc.annex, s1, s2, tc.want1, tc.w2)
 		}
@@ -136,14 +136,14 @@ func TestTimeoutValues(t *testing.T) {
 		{"86400", 24 * time.Hour, false}, {"86401", 0, true}, {"-1", 0, true}, {"3s", 0, true},
 		{"99999999999999999999", 0, true}, {"0x10", 0, true},
 	} {
-		a := Application{Name: "A", Options: Sections{SectionAgentDesktop: {OptSiteTimeout: tc.v}}}
+		a := Application{Name: "A", Options: Sections{wire.SectionAgentDesktop: {wire.OptSiteTimeout: tc.v}}}
 		if got := a.SiteTimeout(); got != tc.want {
 			t.Errorf("%q: %v, want %v", tc.v, got, tc.want)
 		}
 		if err := a.Check(); (err != nil) != tc.bad {
 			t.Errorf("%q: Check() = %v", tc.v, err)
 		}
-		p := Person{UserName: "u", Annex: Sections{SectionAgentDesktop: {OptDRTimeout: tc.v}}}
+		p := Person{UserName: "u", Annex: Sections{wire.SectionAgentDesktop: {wire.OptDRTimeout: tc.v}}}
 		d, ok := p.SiteTimeout()
 		if d != tc.want || ok != (!tc.bad && tc.v != "") {
 			t.Errorf("person %q: %v %v", tc.v, d, ok)

@@ -275,6 +275,15 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // Done is closed when the link is lost or closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
+// Closed reports whether the link has ended, closed by this side or lost.
+// It turns true as soon as requests start failing with ErrClosed, a moment
+// before Done is closed.
+func (c *Conn) Closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 // Err tells why the link ended (nil while it is up).
 func (c *Conn) Err() error {
 	c.mu.Lock()

@@ -1,23 +1,17 @@
 package link
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
@@ -47,18 +41,12 @@ func echoServer(t *testing.T, opts ServerOptions) *Server {
 	return s
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 func TestRequestAnswerAndEvents(t *testing.T) {
 	s := echoServer(t, ServerOptions{Link: Options{AppName: "srv"}, Info: func() wire.KVList {
 		return wire.KVList{}.Add(wire.AttrServerRole, "primary")
 	}})
 	events := make(chan wire.Message, 1)
-	c, err := Dial(ctx(t), s.Addr(), Options{AppName: "cli", Handler: func(_ *Conn, m wire.Message) { events <- m }})
+	c, err := Dial(testutil.Context(t), s.Addr(), Options{AppName: "cli", Handler: func(_ *Conn, m wire.Message) { events <- m }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,16 +54,16 @@ func TestRequestAnswerAndEvents(t *testing.T) {
 	if p := c.Peer(); p.AppName != "srv" || p.Role != "primary" || p.Version != wire.Version {
 		t.Fatalf("peer %+v", p)
 	}
-	ans, err := c.Request(ctx(t), wire.Message{Name: "Hello", Attrs: wire.KVList{}.Add("k", "v")})
+	ans, err := c.Request(testutil.Context(t), wire.Message{Name: "Hello", Attrs: wire.KVList{}.Add("k", "v")})
 	if err != nil || ans.Attrs.String("k") != "v" {
 		t.Fatalf("answer %v err %v", ans, err)
 	}
-	_, err = c.Request(ctx(t), wire.Message{Name: "Fail"})
+	_, err = c.Request(testutil.Context(t), wire.Message{Name: "Fail"})
 	var re *RemoteError
 	if !errors.As(err, &re) || re.Code != wire.ErrCodeInvalidState {
 		t.Fatalf("want RemoteError, got %v", err)
 	}
-	if _, err := c.Request(ctx(t), wire.Message{Name: "Notify", Attrs: wire.KVList{}.Add("n", 1)}); err != nil {
+	if _, err := c.Request(testutil.Context(t), wire.Message{Name: "Notify", Attrs: wire.KVList{}.Add("n", 1)}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -90,7 +78,7 @@ func TestRequestAnswerAndEvents(t *testing.T) {
 
 func TestConcurrentRequests(t *testing.T) {
 	s := echoServer(t, ServerOptions{})
-	c, err := Dial(ctx(t), s.Addr(), Options{})
+	c, err := Dial(testutil.Context(t), s.Addr(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +86,7 @@ func TestConcurrentRequests(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
-			ans, err := c.Request(ctx(t), wire.Message{Name: "Q", Attrs: wire.KVList{}.Add("i", i)})
+			ans, err := c.Request(testutil.Context(t), wire.Message{Name: "Q", Attrs: wire.KVList{}.Add("i", i)})
 			if got, _ := ans.Attrs.Int("i"); err != nil || got != int64(i) {
 				t.Errorf("request %d: got %d err %v", i, got, err)
 			}
@@ -109,7 +97,7 @@ func TestConcurrentRequests(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	s := echoServer(t, ServerOptions{})
-	c, err := Dial(ctx(t), s.Addr(), Options{})
+	c, err := Dial(testutil.Context(t), s.Addr(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +131,7 @@ func TestVersionRefused(t *testing.T) {
 func TestKeepAliveDetectsBlackhole(t *testing.T) {
 	s := echoServer(t, ServerOptions{})
 	const T = 300 * time.Millisecond
-	c, err := Dial(ctx(t), s.Addr(), Options{KeepAlive: T})
+	c, err := Dial(testutil.Context(t), s.Addr(), Options{KeepAlive: T})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +183,10 @@ func TestServerUsesRemoteTimeout(t *testing.T) {
 
 // A hostile frame closes that connection with a logged error, and nothing else.
 func TestHostileFrameClosesLink(t *testing.T) {
-	var logbuf syncBuffer
+	var logbuf testutil.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logbuf, nil))
 	s := echoServer(t, ServerOptions{Link: Options{Logger: logger}})
-	good, err := Dial(ctx(t), s.Addr(), Options{})
+	good, err := Dial(testutil.Context(t), s.Addr(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,24 +214,24 @@ func TestHostileFrameClosesLink(t *testing.T) {
 	if !strings.Contains(logbuf.String(), "bad frame from peer") {
 		t.Fatalf("no error logged: %s", logbuf.String())
 	}
-	if _, err := good.Request(ctx(t), wire.Message{Name: "Q"}); err != nil {
+	if _, err := good.Request(testutil.Context(t), wire.Message{Name: "Q"}); err != nil {
 		t.Fatalf("other link hurt: %v", err)
 	}
 }
 
 func TestTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := testutil.SelfSigned(t, "tserver.test")
 	s := echoServer(t, ServerOptions{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
-	c, err := Dial(ctx(t), s.Addr(), Options{TLS: &tls.Config{RootCAs: pool, ServerName: "tserver.test"}})
+	c, err := Dial(testutil.Context(t), s.Addr(), Options{TLS: &tls.Config{RootCAs: pool, ServerName: "tserver.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Request(ctx(t), wire.Message{Name: "Q"}); err != nil {
+	if _, err := c.Request(testutil.Context(t), wire.Message{Name: "Q"}); err != nil {
 		t.Fatal(err)
 	}
 	// The wrong name is refused.
-	if _, err := Dial(ctx(t), s.Addr(), Options{TLS: &tls.Config{RootCAs: pool, ServerName: "other.test"}}); err == nil {
+	if _, err := Dial(testutil.Context(t), s.Addr(), Options{TLS: &tls.Config{RootCAs: pool, ServerName: "other.test"}}); err == nil {
 		t.Fatal("certificate for another name accepted")
 	}
 }
@@ -252,60 +240,26 @@ func TestServerClosedThenUpSamePort(t *testing.T) {
 	s := echoServer(t, ServerOptions{})
 	addr := s.Addr()
 	s.SetMode(Closed)
-	if _, err := Dial(ctx(t), addr, Options{}); err == nil {
+	if _, err := Dial(testutil.Context(t), addr, Options{}); err == nil {
 		t.Fatal("connected to a closed server")
 	}
 	if err := s.SetMode(Up); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Dial(ctx(t), addr, Options{})
+	c, err := Dial(testutil.Context(t), addr, Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Closed() {
+		t.Fatal("a new link reports itself closed")
 	}
 	c.Close()
-}
-
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	if !c.Closed() {
+		t.Fatal("a closed link reports itself open")
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "tserver.test"},
-		DNSNames:     []string{"tserver.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
+	if _, err := c.Request(testutil.Context(t), wire.Message{Name: "Q"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("request on a closed link: %v", err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // BenchmarkRoundTrip is one request and its answer over a loopback link.

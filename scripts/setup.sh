@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   ca-certificates git make gcc pkg-config
   libopus-dev libopusfile-dev
   kamailio
+  sip-tester baresip
 )
 
 # Go tools, pinned.

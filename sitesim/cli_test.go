@@ -1,44 +1,25 @@
 package sitesim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandem-softphone/tandem/config"
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/wire"
 )
-
-// syncBuffer is an output that a running command writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // run runs the command in-process and returns its status and outputs.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut syncBuffer
-	code := Main(ctx(t), args, &out, &errOut)
+	var out, errOut testutil.SyncBuffer
+	code := Main(testutil.Context(t), args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -68,10 +49,10 @@ func TestMainDemoReadyLine(t *testing.T) {
 	t.Parallel()
 	c, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	exit := make(chan int, 1)
 	go func() { exit <- Main(c, []string{"--demo", "--ephemeral", "--log-level", "error"}, &out, &errOut) }()
-	eventually(t, "ready line", func() bool { return strings.HasSuffix(out.String(), "\n") })
+	testutil.Eventually(t, "ready line", func() bool { return strings.HasSuffix(out.String(), "\n") })
 	line := strings.TrimSpace(out.String())
 	if strings.Count(out.String(), "\n") != 1 || !strings.HasPrefix(line, "sitesim ready ") {
 		t.Fatalf("output %q: want one ready line", out.String())
@@ -87,7 +68,7 @@ func TestMainDemoReadyLine(t *testing.T) {
 			t.Errorf("ready line %s=%q", k, fields[k])
 		}
 	}
-	st, err := NewClient(fields["control"]).Status(ctx(t))
+	st, err := NewClient(fields["control"]).Status(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +81,7 @@ func TestMainDemoReadyLine(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d, stderr %q", code, errOut.String())
 		}
-	case <-time.After(wait):
+	case <-time.After(testutil.Wait):
 		t.Fatal("sitesim did not stop when its context ended")
 	}
 }
@@ -274,13 +255,13 @@ func TestCtlCommands(t *testing.T) {
 		// --follow prints new events until interrupted.
 		c, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var fout, ferr syncBuffer
+		var fout, ferr testutil.SyncBuffer
 		exit := make(chan int, 1)
 		go func() {
 			exit <- Main(c, []string{"ctl", "--addr", s.ControlAddr(), "events", "--follow", "--since", strconv.FormatUint(last.Seq, 10)}, &fout, &ferr)
 		}()
 		// Repeat until the follower, which may not be connected yet, sees one.
-		eventually(t, "followed event", func() bool {
+		testutil.Eventually(t, "followed event", func() bool {
 			site(t, s, 1).TServer().SetDNInService("5004", true, "")
 			site(t, s, 1).TServer().SetDNInService("5004", false, "")
 			return strings.Contains(fout.String(), wire.EventDNOutOfService)
@@ -291,7 +272,7 @@ func TestCtlCommands(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("events --follow: exit %d, %q", code, ferr.String())
 			}
-		case <-time.After(wait):
+		case <-time.After(testutil.Wait):
 			t.Fatal("events --follow did not stop when interrupted")
 		}
 		ctlFails(t, s, 2, "since", "events", "--since", "minus-one")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/tserver"
 	"github.com/tandem-softphone/tandem/wire"
 )
@@ -17,7 +18,7 @@ import (
 // call makes one raw HTTP request to the control interface.
 func call(t *testing.T, s *Sim, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx(t), method, "http://"+s.ControlAddr()+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(testutil.Context(t), method, "http://"+s.ControlAddr()+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestControlStatus(t *testing.T) {
 		t.Fatalf("site 2 status %+v", st.Sites[1])
 	}
 	// The Go client reads the same.
-	cst, err := NewClient(s.ControlAddr()).Status(ctx(t))
+	cst, err := NewClient(s.ControlAddr()).Status(testutil.Context(t))
 	if err != nil || len(cst.Sites) != 2 || cst.Sites[0].Agents[0].AgentID != "1004" {
 		t.Fatalf("client status %+v, %v", cst, err)
 	}
@@ -97,12 +98,12 @@ func TestControlExpireRegistration(t *testing.T) {
 	s := startSim(t, nil)
 	s2 := site(t, s, 2)
 	d := newDesk(t, s2)
-	if _, err := d.c.RegisterAddress(ctx(t), "6001"); err != nil {
+	if _, err := d.c.RegisterAddress(testutil.Context(t), "6001"); err != nil {
 		t.Fatal(err)
 	}
 	sipRegister(t, s2, "6001", 3600)
 	d.waitEvent(wire.EventDNBackInService, "")
-	if _, err := d.c.AgentLogin(ctx(t), tserver.Login{DN: "6001", Place: "Place_6001_B", AgentID: "1001"}); err != nil {
+	if _, err := d.c.AgentLogin(testutil.Context(t), tserver.Login{DN: "6001", Place: "Place_6001_B", AgentID: "1001"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -128,7 +129,7 @@ func TestControlGracefulShutdown(t *testing.T) {
 	if !siteStatus(t, s, 1).ShuttingDown || siteStatus(t, s, 2).ShuttingDown {
 		t.Fatal("shutting_down not on site 1 only")
 	}
-	_, err := d.c.AgentLogin(ctx(t), tserver.Login{DN: "5001", Place: "Place_5001_A", AgentID: "1001"})
+	_, err := d.c.AgentLogin(testutil.Context(t), tserver.Login{DN: "5001", Place: "Place_5001_A", AgentID: "1001"})
 	if !tserver.IsRefused(err, wire.ErrCodeShuttingDown) {
 		t.Fatalf("login during shutdown: %v", err)
 	}
@@ -137,7 +138,7 @@ func TestControlGracefulShutdown(t *testing.T) {
 	if siteStatus(t, s, 1).ShuttingDown {
 		t.Fatal("still shutting down after revive")
 	}
-	if _, err := d.c.AgentLogin(ctx(t), tserver.Login{DN: "5001", Place: "Place_5001_A", AgentID: "1001"}); err != nil {
+	if _, err := d.c.AgentLogin(testutil.Context(t), tserver.Login{DN: "5001", Place: "Place_5001_A", AgentID: "1001"}); err != nil {
 		t.Fatalf("login after revive: %v", err)
 	}
 	wantError(t, s, http.MethodPost, "/graceful-shutdown", `{"site": 3}`, http.StatusBadRequest, "site 3")
@@ -191,7 +192,7 @@ func TestControlForceLogout(t *testing.T) {
 	if e := d.waitEvent(wire.EventAgentLogout, ""); e.ReasonCode != "supervisor-break" {
 		t.Fatalf("logout %+v", e)
 	}
-	if _, err := d.c.AgentLogin(ctx(t), tserver.Login{DN: "5002", Place: "Place_5002_A", AgentID: "1002"}); err != nil {
+	if _, err := d.c.AgentLogin(testutil.Context(t), tserver.Login{DN: "5002", Place: "Place_5002_A", AgentID: "1002"}); err != nil {
 		t.Fatal(err)
 	}
 	wantOK(t, s, "/force-logout", `{"site": 1, "agent": "agent2", "reason": "by-name"}`)
@@ -238,7 +239,7 @@ func TestControlEvents(t *testing.T) {
 	}
 
 	// follow=1 streams what comes next.
-	fctx, cancel := context.WithCancel(ctx(t))
+	fctx, cancel := context.WithCancel(testutil.Context(t))
 	defer cancel()
 	req, _ := http.NewRequestWithContext(fctx, http.MethodGet, "http://"+s.ControlAddr()+"/events?since=2&follow=1", nil)
 	res, err := http.DefaultClient.Do(req)
@@ -286,7 +287,7 @@ func TestControlEventsFollowEndsOnClose(t *testing.T) {
 		if e.Event != wire.EventDNBackInService {
 			t.Fatalf("followed %+v", e)
 		}
-	case <-ctx(t).Done():
+	case <-testutil.Context(t).Done():
 		t.Fatal("follower got nothing")
 	}
 	s.Close()
@@ -295,7 +296,7 @@ func TestControlEventsFollowEndsOnClose(t *testing.T) {
 		if err != nil {
 			t.Fatalf("follower ended with %v", err)
 		}
-	case <-ctx(t).Done():
+	case <-testutil.Context(t).Done():
 		t.Fatal("follower still running after Close")
 	}
 }
@@ -329,15 +330,15 @@ func TestClientErrors(t *testing.T) {
 	t.Parallel()
 	s := startSim(t, nil)
 	c := NewClient(s.ControlAddr())
-	err := c.Kill(ctx(t), 1, "mainframe", "")
+	err := c.Kill(testutil.Context(t), 1, "mainframe", "")
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "mainframe") {
 		t.Fatalf("Kill: %v", err)
 	}
-	if err := c.Events(ctx(t), 0, false, func(LogEntry) error { return nil }); err != nil {
+	if err := c.Events(testutil.Context(t), 0, false, func(LogEntry) error { return nil }); err != nil {
 		t.Fatalf("Events on an empty log: %v", err)
 	}
-	if _, err := NewClient("127.0.0.1:1").Status(ctx(t)); err == nil {
+	if _, err := NewClient("127.0.0.1:1").Status(testutil.Context(t)); err == nil {
 		t.Fatal("Status of nothing succeeded")
 	}
 }

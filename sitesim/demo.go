@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/tandem-softphone/tandem/sitesim/directory"
+	"github.com/tandem-softphone/tandem/wire"
 )
 
 // The demo's application objects, one per site (BC-7).
@@ -85,18 +86,18 @@ func Demo() *directory.Directory {
 		d.AddApplication(directory.Application{
 			Name: name,
 			Site: i + 1,
-			Options: directory.Options{directory.SectionAgentDesktop: {
-				directory.OptSiteTimeout:       strconv.Itoa(directory.DefaultSiteTimeout),
-				directory.OptSiteSIPRegTimeout: strconv.Itoa(directory.DefaultSIPRegTimeout),
+			Options: directory.Options{wire.SectionAgentDesktop: {
+				wire.OptSiteTimeout:        strconv.Itoa(directory.DefaultSiteTimeout),
+				wire.OptSIPRegisterTimeout: strconv.Itoa(directory.DefaultSIPRegTimeout),
 			}},
 		})
 	}
 	names := []string{"One", "Two", "Three", "Four"}
 	for i, a := range DemoAgents() {
-		annex := map[string]string{directory.OptSite1: DemoAppSite1, directory.OptSite2: DemoAppSite2}
+		annex := map[string]string{wire.OptSite1: DemoAppSite1, wire.OptSite2: DemoAppSite2}
 		switch a.UserName {
 		case "agent2":
-			annex = map[string]string{directory.OptSite1: DemoAppSite2, directory.OptSite2: DemoAppSite1}
+			annex = map[string]string{wire.OptSite1: DemoAppSite2, wire.OptSite2: DemoAppSite1}
 		case "agent3":
 			annex = map[string]string{
 				"disaster-recovery.preferred-site": DemoAppSite2,
@@ -109,7 +110,7 @@ func Demo() *directory.Directory {
 			AgentID:   a.AgentID,
 			FirstName: "Agent",
 			LastName:  names[i],
-			Annex:     directory.Options{directory.SectionAgentDesktop: annex},
+			Annex:     directory.Options{wire.SectionAgentDesktop: annex},
 			Places:    a.Places,
 			DNs:       a.DNs,
 		}, DemoSIPPassword)

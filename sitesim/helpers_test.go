@@ -5,20 +5,18 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/tserver"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
-const wait = 5 * time.Second
-
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = testutil.Quiet()
 
 func TestMain(m *testing.M) {
 	// sipgo's client side logs through the default logger.
@@ -57,12 +55,6 @@ func site(t *testing.T, s *Sim, n int) *Site {
 	return st
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 // sipRegister registers dn's phone at the site's registrar over UDP, with
 // digest authentication, as the desktop's SIP endpoint does (BC-2).
 func sipRegister(t *testing.T, st *Site, dn string, expires int) {
@@ -85,7 +77,7 @@ func sipRegister(t *testing.T, st *Site, dn string, expires int) {
 	req.AppendHeader(&sip.ToHeader{Address: aor})
 	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+dn+"@127.0.0.1:5999>"))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	cx := ctx(t)
+	cx := testutil.Context(t)
 	res, err := c.Do(cx, req)
 	if err == nil && res.StatusCode == sip.StatusUnauthorized {
 		res, err = c.DoDigestAuth(cx, req, res, sipgo.DigestAuth{Username: dn, Password: DemoSIPPassword})
@@ -102,28 +94,18 @@ func sipRegister(t *testing.T, st *Site, dn string, expires int) {
 type desk struct {
 	t      *testing.T
 	c      *tserver.Client
-	mu     sync.Mutex
-	events []tserver.Event
-	signal chan struct{}
+	events *testutil.Recorder[tserver.Event]
 }
 
 func newDesk(t *testing.T, st *Site) *desk {
 	t.Helper()
 	a := st.Addrs()
-	d := &desk{t: t, signal: make(chan struct{}, 1)}
+	d := &desk{t: t, events: testutil.NewRecorder[tserver.Event]()}
 	d.c = tserver.New(tserver.Options{
 		Name: "site", Primary: a.TServerPrimary, Backup: a.TServerBackup,
 		Link:       link.Options{KeepAlive: 300 * time.Millisecond, RemoteKeepAlive: time.Second, Logger: quiet},
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
-		OnEvent: func(e tserver.Event) {
-			d.mu.Lock()
-			d.events = append(d.events, e)
-			d.mu.Unlock()
-			select {
-			case d.signal <- struct{}{}:
-			default:
-			}
-		},
+		OnEvent: d.events.Add,
 	})
 	d.c.Start(context.Background())
 	t.Cleanup(d.c.Close)
@@ -134,46 +116,20 @@ func newDesk(t *testing.T, st *Site) *desk {
 // with that ReasonCode) and consumes the events up to it.
 func (d *desk) waitEvent(name, reason string) tserver.Event {
 	d.t.Helper()
-	deadline := time.After(wait)
-	for {
-		d.mu.Lock()
-		for i, e := range d.events {
-			if e.Name == name && (reason == "" || e.ReasonCode == reason) {
-				d.events = d.events[i+1:]
-				d.mu.Unlock()
-				return e
-			}
-		}
-		d.mu.Unlock()
-		select {
-		case <-d.signal:
-		case <-deadline:
-			d.t.Fatalf("no %s %s within %v", name, reason, wait)
-		}
-	}
+	return d.events.Await(d.t, name+" "+reason, func(e tserver.Event) bool {
+		return e.Name == name && (reason == "" || e.ReasonCode == reason)
+	})
 }
 
 // login registers the agent's DN at its site and logs it in (AutoIn).
 func (d *desk) login(dn, place, agentID string) {
 	d.t.Helper()
-	cx := ctx(d.t)
+	cx := testutil.Context(d.t)
 	if _, err := d.c.RegisterAddress(cx, dn); err != nil {
 		d.t.Fatal(err)
 	}
 	if _, err := d.c.AgentLogin(cx, tserver.Login{DN: dn, Place: place, AgentID: agentID, WorkMode: wire.WorkModeAutoIn}); err != nil {
 		d.t.Fatal(err)
-	}
-}
-
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, wait)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/tandem-softphone/tandem/sitesim/registrar"
 	"github.com/tandem-softphone/tandem/sitesim/statsim"
 	"github.com/tandem-softphone/tandem/sitesim/tsim"
+	"github.com/tandem-softphone/tandem/wire"
 )
 
 // Errors of the control operations, for callers to test with errors.Is.
@@ -281,17 +282,17 @@ func (s *Site) publish() error {
 	cp, cb := s.conf.Addrs()
 	sp, sb := s.stat.Addrs()
 	conns := []directory.Connection{
-		{Type: directory.ConnTypeTServer, Primary: s.ts.Addr(tsim.Primary), Backup: s.ts.Addr(tsim.Backup)},
-		{Type: directory.ConnTypeConfigServer, Primary: cp, Backup: cb},
-		{Type: directory.ConnTypeStatServer, Primary: sp, Backup: sb},
+		{Type: wire.ConnTypeTServer, Primary: s.ts.Addr(link.Primary), Backup: s.ts.Addr(link.Backup)},
+		{Type: wire.ConnTypeConfigServer, Primary: cp, Backup: cb},
+		{Type: wire.ConnTypeStatServer, Primary: sp, Backup: sb},
 	}
 	udp, tcp := s.reg.UDPAddr().String(), s.reg.TCPAddr().String()
 	if udp == tcp {
-		conns = append(conns, directory.Connection{Type: directory.ConnTypeSIPRegistrar, Primary: udp, Transport: "udp,tcp"})
+		conns = append(conns, directory.Connection{Type: wire.ConnTypeSIPRegistrar, Primary: udp, Transport: "udp,tcp"})
 	} else {
 		conns = append(conns,
-			directory.Connection{Type: directory.ConnTypeSIPRegistrar, Primary: udp, Transport: "udp"},
-			directory.Connection{Type: directory.ConnTypeSIPRegistrar, Primary: tcp, Transport: "tcp"})
+			directory.Connection{Type: wire.ConnTypeSIPRegistrar, Primary: udp, Transport: "udp"},
+			directory.Connection{Type: wire.ConnTypeSIPRegistrar, Primary: tcp, Transport: "tcp"})
 	}
 	return s.opts.Dir.SetConnections(s.opts.Application, conns)
 }
@@ -329,7 +330,7 @@ func (s *Site) Addrs() SiteAddrs {
 	sp, sb := s.stat.Addrs()
 	return SiteAddrs{
 		ConfigPrimary: cp, ConfigBackup: cb,
-		TServerPrimary: s.ts.Addr(tsim.Primary), TServerBackup: s.ts.Addr(tsim.Backup),
+		TServerPrimary: s.ts.Addr(link.Primary), TServerBackup: s.ts.Addr(link.Backup),
 		StatPrimary: sp, StatBackup: sb,
 		SIP: s.reg.UDPAddr().String(),
 	}
@@ -376,17 +377,17 @@ func (s *Site) setMode(server Server, lm link.Mode, rm registrar.Mode) error {
 		var err error
 		switch u {
 		case ServerTServerPrimary:
-			err = s.ts.SetMode(tsim.Primary, lm)
+			err = s.ts.SetMode(link.Primary, lm)
 		case ServerTServerBackup:
-			err = s.ts.SetMode(tsim.Backup, lm)
+			err = s.ts.SetMode(link.Backup, lm)
 		case ServerConfigPrimary:
-			err = s.conf.Primary().SetMode(lm)
+			err = s.conf.SetMode(link.Primary, lm)
 		case ServerConfigBackup:
-			err = s.conf.Backup().SetMode(lm)
+			err = s.conf.SetMode(link.Backup, lm)
 		case ServerStatPrimary:
-			err = s.stat.Primary().SetMode(lm)
+			err = s.stat.SetMode(link.Primary, lm)
 		case ServerStatBackup:
-			err = s.stat.Backup().SetMode(lm)
+			err = s.stat.SetMode(link.Backup, lm)
 		case ServerSIP:
 			err = s.reg.SetMode(rm)
 		}
@@ -504,25 +505,19 @@ func (s *Site) Status() SiteStatus {
 		ShuttingDown: snap.ShuttingDown,
 		Agents:       snap.Agents,
 	}
-	for _, m := range snap.Members {
-		st.Servers = append(st.Servers, ServerStatus{
-			Name: Server("tserver-" + m.Member), Addr: m.Addr, Mode: m.Mode, Role: m.Role, Links: m.Links,
-		})
-	}
 	for _, p := range []struct {
-		name            Server
-		primary, backup *link.Server
+		name    Server
+		members []link.MemberStatus
 	}{
-		{ServerConfig, s.conf.Primary(), s.conf.Backup()},
-		{ServerStat, s.stat.Primary(), s.stat.Backup()},
+		{ServerTServer, snap.Members},
+		{ServerConfig, s.conf.Members()},
+		{ServerStat, s.stat.Members()},
 	} {
-		backupRole := "backup"
-		if p.primary.Mode() != link.Up {
-			backupRole = "primary" // as confsim and statsim announce it
+		for _, m := range p.members {
+			st.Servers = append(st.Servers, ServerStatus{
+				Name: p.name + "-" + Server(m.Member), Addr: m.Addr, Mode: m.Mode, Role: m.Role, Links: m.Links,
+			})
 		}
-		st.Servers = append(st.Servers,
-			ServerStatus{Name: p.name + "-primary", Addr: p.primary.Addr(), Mode: p.primary.Mode().String(), Role: "primary", Links: len(p.primary.Conns())},
-			ServerStatus{Name: p.name + "-backup", Addr: p.backup.Addr(), Mode: p.backup.Mode().String(), Role: backupRole, Links: len(p.backup.Conns())})
 	}
 	st.Servers = append(st.Servers, ServerStatus{
 		Name: ServerSIP, Addr: s.reg.UDPAddr().String(), TCPAddr: s.reg.TCPAddr().String(), Mode: s.reg.Mode().String(),

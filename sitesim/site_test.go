@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/tandem-softphone/tandem/confserv"
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
-	"github.com/tandem-softphone/tandem/sitesim/directory"
 	"github.com/tandem-softphone/tandem/sitesim/registrar"
 	"github.com/tandem-softphone/tandem/statserv"
 	"github.com/tandem-softphone/tandem/wire"
@@ -24,7 +24,7 @@ func TestSIPRegistrationDrivesDN(t *testing.T) {
 	s := startSim(t, nil)
 	s1 := site(t, s, 1)
 	d := newDesk(t, s1)
-	if _, err := d.c.RegisterAddress(ctx(t), "5001"); err != nil {
+	if _, err := d.c.RegisterAddress(testutil.Context(t), "5001"); err != nil {
 		t.Fatal(err)
 	}
 	if dnStatus(t, s, 1, "5001").InService {
@@ -87,7 +87,7 @@ func TestRegistrationRunsOut(t *testing.T) {
 	s := startSim(t, nil)
 	s2 := site(t, s, 2)
 	d := newDesk(t, s2)
-	if _, err := d.c.RegisterAddress(ctx(t), "6002"); err != nil {
+	if _, err := d.c.RegisterAddress(testutil.Context(t), "6002"); err != nil {
 		t.Fatal(err)
 	}
 	sipRegister(t, s2, "6002", 1)
@@ -109,8 +109,8 @@ func TestTServerFailoverKeepsAgents(t *testing.T) {
 	if err := s2.Kill(ServerTServerPrimary, ModeClose); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "desk on the backup", func() bool { return d.c.Member() == s2.Addrs().TServerBackup })
-	info, err := d.c.QueryAddress(ctx(t), "6002")
+	testutil.Eventually(t, "desk on the backup", func() bool { return d.c.Member() == s2.Addrs().TServerBackup })
+	info, err := d.c.QueryAddress(testutil.Context(t), "6002")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,26 +196,26 @@ func TestDesktopView(t *testing.T) {
 		Link:     link.Options{Logger: quiet},
 		UserName: "agent3", Password: DemoPassword, Application: DemoAppSite2,
 	})
-	cs.Start(ctx(t))
+	cs.Start(testutil.Context(t))
 	t.Cleanup(cs.Close)
-	if _, err := cs.Authenticated(ctx(t)); err != nil {
+	if _, err := cs.Authenticated(testutil.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	app, err := cs.Application(ctx(t), DemoAppSite2)
+	app, err := cs.Application(testutil.Context(t), DemoAppSite2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app.Options[directory.SectionAgentDesktop][directory.OptSiteTimeout] != "30" ||
-		app.Options[directory.SectionAgentDesktop][directory.OptSiteSIPRegTimeout] != "30" {
+	if app.Options[wire.SectionAgentDesktop][wire.OptSiteTimeout] != "30" ||
+		app.Options[wire.SectionAgentDesktop][wire.OptSIPRegisterTimeout] != "30" {
 		t.Fatalf("application options %v", app.Options)
 	}
-	ts, ok := app.Connection(directory.ConnTypeTServer)
+	ts, ok := app.Connection(wire.ConnTypeTServer)
 	if !ok || ts.Primary != a.TServerPrimary || ts.Backup != a.TServerBackup {
 		t.Fatalf("T-Server connection %+v, want %s/%s", ts, a.TServerPrimary, a.TServerBackup)
 	}
 	sipConns := 0
 	for _, c := range app.Connections {
-		if c.Type == directory.ConnTypeSIPRegistrar {
+		if c.Type == wire.ConnTypeSIPRegistrar {
 			sipConns++
 		}
 	}
@@ -223,11 +223,11 @@ func TestDesktopView(t *testing.T) {
 		t.Fatalf("no SIP registrar connection in %+v", app.Connections)
 	}
 	// BC-8: agent3 names its preferred site with the aliases only.
-	p, err := cs.Person(ctx(t), "agent3")
+	p, err := cs.Person(testutil.Context(t), "agent3")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ad := p.Annex[directory.SectionAgentDesktop]; ad["disaster-recovery.preferred-site"] != DemoAppSite2 || ad["disaster-recovery.timeout"] != "45" || ad[directory.OptSite1] != "" {
+	if ad := p.Annex[wire.SectionAgentDesktop]; ad["disaster-recovery.preferred-site"] != DemoAppSite2 || ad["disaster-recovery.timeout"] != "45" || ad[wire.OptSite1] != "" {
 		t.Fatalf("agent3's annex %v", p.Annex)
 	}
 
@@ -239,13 +239,13 @@ func TestDesktopView(t *testing.T) {
 		Link:    link.Options{Logger: quiet},
 		OnValue: func(v statserv.Value) { values <- v },
 	})
-	sc.Start(ctx(t))
+	sc.Start(testutil.Context(t))
 	t.Cleanup(sc.Close)
-	id, err := sc.Open(ctx(t), statserv.StatLoginTimeToday, "1003")
+	id, err := sc.Open(testutil.Context(t), wire.StatLoginTimeToday, "1003")
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(wait)
+	deadline := time.After(testutil.Wait)
 	for {
 		select {
 		case v := <-values:
@@ -306,10 +306,10 @@ func TestDemoDirectory(t *testing.T) {
 		}
 	}
 	// BC-8: agent2 prefers site 2.
-	if p, _ := d.Person("agent2"); p.Annex[directory.SectionAgentDesktop][directory.OptSite1] != DemoAppSite2 {
+	if p, _ := d.Person("agent2"); p.Annex[wire.SectionAgentDesktop][wire.OptSite1] != DemoAppSite2 {
 		t.Fatalf("agent2's annex %v", p.Annex)
 	}
-	if p, _ := d.Person("agent1"); p.Annex[directory.SectionAgentDesktop][directory.OptSite1] != DemoAppSite1 {
+	if p, _ := d.Person("agent1"); p.Annex[wire.SectionAgentDesktop][wire.OptSite1] != DemoAppSite1 {
 		t.Fatalf("agent1's annex %v", p.Annex)
 	}
 }
@@ -322,7 +322,7 @@ func TestStartSiteChecks(t *testing.T) {
 		"bad address":  {Site: 1, Dir: Demo(), Application: DemoAppSite1, Addrs: SiteAddrs{ConfigPrimary: "nope"}},
 		"bad port":     {Site: 1, Dir: Demo(), Application: DemoAppSite1, Addrs: SiteAddrs{ConfigPrimary: "127.0.0.1:0", ConfigBackup: "127.0.0.1:0", TServerPrimary: "127.0.0.1:0", TServerBackup: "127.0.0.1:99999", StatPrimary: "127.0.0.1:0", StatBackup: "127.0.0.1:0", SIP: "127.0.0.1:0"}},
 	} {
-		if st, err := StartSite(ctx(t), o); err == nil {
+		if st, err := StartSite(testutil.Context(t), o); err == nil {
 			st.Close()
 			t.Errorf("%s: StartSite accepted", name)
 		}

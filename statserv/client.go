@@ -18,12 +18,6 @@ import (
 	"github.com/tandem-softphone/tandem/wire"
 )
 
-// Statistic types (StatisticType). They belong in wire eventually.
-const (
-	StatCallsHandledToday = "CallsHandledToday" // calls the agent handled since midnight
-	StatLoginTimeToday    = "LoginTimeToday"    // seconds the agent was logged in since midnight
-)
-
 // ErrUnknownStatistic: the server does not know the statistic type, or has
 // no such statistic for the object.
 var ErrUnknownStatistic = errors.New("unknown statistic")
@@ -200,21 +194,12 @@ func (c *Client) request(ctx context.Context, m wire.Message) (wire.Message, err
 		switch {
 		case err == nil, errors.As(err, &re), ctx.Err() != nil:
 			return ans, err
-		case !isDone(conn):
+		case !conn.Closed():
 			return ans, err
 		case !retry:
 			return ans, fmt.Errorf("%w: %w", errLinkLost, err)
 		}
 		c.log.Debug("link lost during a request: asking again", "request", m.Name, "err", err)
-	}
-}
-
-func isDone(conn *link.Conn) bool {
-	select {
-	case <-conn.Done():
-		return true
-	default:
-		return false
 	}
 }
 

@@ -3,14 +3,15 @@ package statserv_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/sitesim/statsim"
 	"github.com/tandem-softphone/tandem/statserv"
+	"github.com/tandem-softphone/tandem/wire"
 )
 
 // counters stand for the simulated T-Server's per-agent statistics.
@@ -44,10 +45,10 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
+	quiet := testutil.Quiet()
 	f := &fixture{cnt: newCounters(), values: make(chan statserv.Value, 1024), status: make(chan link.Status, 64)}
-	f.cnt.set("5320", statserv.StatCallsHandledToday, 3)
-	f.cnt.set("5320", statserv.StatLoginTimeToday, 120)
+	f.cnt.set("5320", wire.StatCallsHandledToday, 3)
+	f.cnt.set("5320", wire.StatLoginTimeToday, 120)
 	f.sim = statsim.New(statsim.Options{
 		Site: 1, PrimaryAddr: "127.0.0.1:0", BackupAddr: "127.0.0.1:0",
 		Link: link.Options{Logger: quiet}, Value: f.cnt.get, Interval: 20 * time.Millisecond,
@@ -103,47 +104,41 @@ func (f *fixture) waitValue(t *testing.T, id statserv.ID, want int64) []statserv
 	}
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 func TestValuesPushed(t *testing.T) {
 	f := newFixture(t)
-	calls, err := f.client.Open(ctx(t), statserv.StatCallsHandledToday, "5320")
+	calls, err := f.client.Open(testutil.Context(t), wire.StatCallsHandledToday, "5320")
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case v := <-f.values:
-		want := statserv.Value{ID: calls, Type: statserv.StatCallsHandledToday, AgentID: "5320", Value: 3}
+		want := statserv.Value{ID: calls, Type: wire.StatCallsHandledToday, AgentID: "5320", Value: 3}
 		if v != want {
 			t.Fatalf("first value %+v, want %+v", v, want)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no value at open")
 	}
-	f.cnt.set("5320", statserv.StatCallsHandledToday, 4)
+	f.cnt.set("5320", wire.StatCallsHandledToday, 4)
 	f.waitValue(t, calls, 4)
 	if v, ok := f.client.Value(calls); !ok || v != 4 {
 		t.Fatalf("last value %d %v", v, ok)
 	}
-	login, err := f.client.Open(ctx(t), statserv.StatLoginTimeToday, "5320")
+	login, err := f.client.Open(testutil.Context(t), wire.StatLoginTimeToday, "5320")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.waitValue(t, login, 120)
-	f.cnt.set("5320", statserv.StatLoginTimeToday, 180)
+	f.cnt.set("5320", wire.StatLoginTimeToday, 180)
 	f.waitValue(t, login, 180)
 }
 
 func TestUnknownStatistic(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.client.Open(ctx(t), "AverageHandlingTime", "5320"); !errors.Is(err, statserv.ErrUnknownStatistic) {
+	if _, err := f.client.Open(testutil.Context(t), "AverageHandlingTime", "5320"); !errors.Is(err, statserv.ErrUnknownStatistic) {
 		t.Fatalf("unknown type: %v", err)
 	}
-	if _, err := f.client.Open(ctx(t), statserv.StatCallsHandledToday, "9999"); !errors.Is(err, statserv.ErrUnknownStatistic) {
+	if _, err := f.client.Open(testutil.Context(t), wire.StatCallsHandledToday, "9999"); !errors.Is(err, statserv.ErrUnknownStatistic) {
 		t.Fatalf("unknown agent: %v", err)
 	}
 	if n := f.sim.OpenStatistics(); n != 0 {
@@ -153,16 +148,16 @@ func TestUnknownStatistic(t *testing.T) {
 
 func TestCloseStat(t *testing.T) {
 	f := newFixture(t)
-	a, err := f.client.Open(ctx(t), statserv.StatCallsHandledToday, "5320")
+	a, err := f.client.Open(testutil.Context(t), wire.StatCallsHandledToday, "5320")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := f.client.Open(ctx(t), statserv.StatLoginTimeToday, "5320")
+	b, err := f.client.Open(testutil.Context(t), wire.StatLoginTimeToday, "5320")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.waitValue(t, b, 120)
-	if err := f.client.CloseStat(ctx(t), a); err != nil {
+	if err := f.client.CloseStat(testutil.Context(t), a); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.sim.OpenStatistics(); n != 1 {
@@ -170,8 +165,8 @@ func TestCloseStat(t *testing.T) {
 	}
 	// The server pushes a link's changes in ID order: had a stayed open, its
 	// change would come before b's.
-	f.cnt.set("5320", statserv.StatCallsHandledToday, 100)
-	f.cnt.set("5320", statserv.StatLoginTimeToday, 200)
+	f.cnt.set("5320", wire.StatCallsHandledToday, 100)
+	f.cnt.set("5320", wire.StatLoginTimeToday, 200)
 	for _, v := range f.waitValue(t, b, 200) {
 		if v.ID == a && v.Value == 100 {
 			t.Fatal("value of a closed statistic delivered")
@@ -180,7 +175,7 @@ func TestCloseStat(t *testing.T) {
 	if _, ok := f.client.Value(a); ok {
 		t.Fatal("closed statistic still has a value")
 	}
-	if err := f.client.CloseStat(ctx(t), a); err != nil {
+	if err := f.client.CloseStat(testutil.Context(t), a); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
 }
@@ -192,37 +187,20 @@ func TestPrimaryDeathInvisible(t *testing.T) {
 	for _, mode := range []link.Mode{link.Closed, link.Blackhole} {
 		t.Run(mode.String(), func(t *testing.T) {
 			f := newFixture(t)
-			id, err := f.client.Open(ctx(t), statserv.StatLoginTimeToday, "5320")
+			id, err := f.client.Open(testutil.Context(t), wire.StatLoginTimeToday, "5320")
 			if err != nil {
 				t.Fatal(err)
 			}
 			f.waitValue(t, id, 120)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for v := int64(121); ; v++ {
-					select {
-					case <-stop:
-						return
-					case <-time.After(5 * time.Millisecond):
-						f.cnt.set("5320", statserv.StatLoginTimeToday, v)
-					}
-				}
-			}()
-			f.sim.Primary().SetMode(mode)
+			f.sim.SetMode(link.Primary, mode)
 			_, backup := f.sim.Addrs()
-			deadline := time.Now().Add(5 * time.Second)
-			for f.client.Member() != backup && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
-			close(stop)
-			wg.Wait()
-			if f.client.Member() != backup {
-				t.Fatalf("member %q, want the backup %s", f.client.Member(), backup)
-			}
-			f.cnt.set("5320", statserv.StatLoginTimeToday, 5000)
+			v := int64(120)
+			testutil.Eventually(t, "client on the backup", func() bool {
+				v++ // a new value at every poll, faster than the server's interval
+				f.cnt.set("5320", wire.StatLoginTimeToday, v)
+				return f.client.Member() == backup
+			})
+			f.cnt.set("5320", wire.StatLoginTimeToday, 5000)
 			f.waitValue(t, id, 5000)
 			select {
 			case s := <-f.status:
@@ -237,26 +215,26 @@ func TestPrimaryDeathInvisible(t *testing.T) {
 // returns it is ON again and the statistic is re-opened and flowing.
 func TestBothDownThenBack(t *testing.T) {
 	f := newFixture(t)
-	id, err := f.client.Open(ctx(t), statserv.StatCallsHandledToday, "5320")
+	id, err := f.client.Open(testutil.Context(t), wire.StatCallsHandledToday, "5320")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.waitValue(t, id, 3)
-	f.sim.Primary().SetMode(link.Closed)
-	f.sim.Backup().SetMode(link.Closed)
+	f.sim.SetMode(link.Primary, link.Closed)
+	f.sim.SetMode(link.Backup, link.Closed)
 	f.waitStatus(t, link.Off)
 	if f.client.Status() != link.Off {
 		t.Fatal("status not OFF")
 	}
-	if _, err := f.client.Open(ctx(t), statserv.StatLoginTimeToday, "5320"); !errors.Is(err, link.ErrServiceOff) {
+	if _, err := f.client.Open(testutil.Context(t), wire.StatLoginTimeToday, "5320"); !errors.Is(err, link.ErrServiceOff) {
 		t.Fatalf("open while OFF: %v", err)
 	}
-	f.cnt.set("5320", statserv.StatCallsHandledToday, 7)
-	f.sim.Backup().SetMode(link.Up)
+	f.cnt.set("5320", wire.StatCallsHandledToday, 7)
+	f.sim.SetMode(link.Backup, link.Up)
 	// The value is sent at once on re-open, before or after the ON.
 	f.waitValue(t, id, 7)
 	f.waitStatus(t, link.On)
-	f.cnt.set("5320", statserv.StatCallsHandledToday, 8)
+	f.cnt.set("5320", wire.StatCallsHandledToday, 8)
 	f.waitValue(t, id, 8)
 	if n := f.sim.OpenStatistics(); n != 1 {
 		t.Fatalf("%d statistics open on the server, want 1", n)

@@ -3,16 +3,14 @@ package tserver_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/sitesim"
 	"github.com/tandem-softphone/tandem/tserver"
@@ -26,15 +24,13 @@ const (
 	place   = "Place_5001_A"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func startSim(t *testing.T, allowOutOfService bool) *sitesim.Sim {
 	t.Helper()
 	sim := sitesim.New(sitesim.Options{
 		Sites:                  sitesim.EphemeralAddrs(),
 		ControlAddr:            "127.0.0.1:0",
 		AllowLoginOutOfService: allowOutOfService,
-		Logger:                 quiet(),
+		Logger:                 testutil.Quiet(),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := sim.Start(ctx); err != nil {
@@ -56,57 +52,28 @@ func site(t *testing.T, sim *sitesim.Sim, n int) *sitesim.Site {
 
 // events collects a client's events for assertions.
 type events struct {
-	mu  sync.Mutex
-	all []tserver.Event
-	ch  chan tserver.Event
-}
-
-func newEvents() *events { return &events{ch: make(chan tserver.Event, 256)} }
-
-func (e *events) put(ev tserver.Event) {
-	e.mu.Lock()
-	e.all = append(e.all, ev)
-	e.mu.Unlock()
-	e.ch <- ev
+	*testutil.Recorder[tserver.Event]
 }
 
 // next waits for the next event named name, skipping others.
-func (e *events) next(t *testing.T, name string) tserver.Event {
+func (e events) next(t *testing.T, name string) tserver.Event {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case ev := <-e.ch:
-			if ev.Name == name {
-				return ev
-			}
-		case <-deadline:
-			t.Fatalf("no %s", name)
-		}
-	}
+	return e.Await(t, name, func(ev tserver.Event) bool { return ev.Name == name })
 }
 
-func (e *events) count(name string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.all {
-		if ev.Name == name {
-			n++
-		}
-	}
-	return n
+func (e events) count(name string) int {
+	return e.Count(func(ev tserver.Event) bool { return ev.Name == name })
 }
 
-func connect(t *testing.T, s *sitesim.Site, keepAlive time.Duration) (*tserver.Client, *events) {
+func connect(t *testing.T, s *sitesim.Site, keepAlive time.Duration) (*tserver.Client, events) {
 	t.Helper()
-	ev := newEvents()
+	ev := events{testutil.NewRecorder[tserver.Event]()}
 	a := s.Addrs()
 	c := tserver.New(tserver.Options{
 		Name: fmt.Sprintf("site%d", s.Number()), Primary: a.TServerPrimary, Backup: a.TServerBackup,
-		Link:       link.Options{AppName: "tandem-test", KeepAlive: keepAlive, RemoteKeepAlive: keepAlive, Logger: quiet()},
+		Link:       link.Options{AppName: "tandem-test", KeepAlive: keepAlive, RemoteKeepAlive: keepAlive, Logger: testutil.Quiet()},
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		OnEvent: ev.put,
+		OnEvent: ev.Add,
 	})
 	c.Start(context.Background())
 	t.Cleanup(c.Close)
@@ -114,18 +81,12 @@ func connect(t *testing.T, s *sitesim.Site, keepAlive time.Duration) (*tserver.C
 	return c, ev
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 func login(t *testing.T, c *tserver.Client) {
 	t.Helper()
-	if _, err := c.RegisterAddress(ctx(t), dn); err != nil {
+	if _, err := c.RegisterAddress(testutil.Context(t), dn); err != nil {
 		t.Fatal(err)
 	}
-	info, err := c.AgentLogin(ctx(t), tserver.Login{DN: dn, Place: place, AgentID: agentID, WorkMode: wire.WorkModeManualIn})
+	info, err := c.AgentLogin(testutil.Context(t), tserver.Login{DN: dn, Place: place, AgentID: agentID, WorkMode: wire.WorkModeManualIn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,12 +112,12 @@ func sipRegister(t *testing.T, s *sitesim.Site, dn string, expires int) {
 	req := sip.NewRequest(sip.REGISTER, recipient)
 	req.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<sip:%s@127.0.0.1:5999>", dn)))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	res, err := cl.Do(ctx(t), req)
+	res, err := cl.Do(testutil.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.StatusCode == sip.StatusUnauthorized {
-		res, err = cl.DoDigestAuth(ctx(t), req, res, sipgo.DigestAuth{Username: dn, Password: sitesim.DemoSIPPassword})
+		res, err = cl.DoDigestAuth(testutil.Context(t), req, res, sipgo.DigestAuth{Username: dn, Password: sitesim.DemoSIPPassword})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,11 +133,11 @@ func TestAgentStateCycle(t *testing.T) {
 	sim := startSim(t, false)
 	s1 := site(t, sim, 1)
 	c, ev := connect(t, s1, 0)
-	if _, err := c.RegisterAddress(ctx(t), dn); err != nil {
+	if _, err := c.RegisterAddress(testutil.Context(t), dn); err != nil {
 		t.Fatal(err)
 	}
 	// No phone registered at this site: the login is refused, as SIP Server does.
-	_, err := c.AgentLogin(ctx(t), tserver.Login{DN: dn, Place: place, AgentID: agentID, WorkMode: wire.WorkModeManualIn})
+	_, err := c.AgentLogin(testutil.Context(t), tserver.Login{DN: dn, Place: place, AgentID: agentID, WorkMode: wire.WorkModeManualIn})
 	if !tserver.IsRefused(err, wire.ErrCodeOutOfService) {
 		t.Fatalf("login with no phone: %v", err)
 	}
@@ -186,29 +147,29 @@ func TestAgentStateCycle(t *testing.T) {
 	if e := ev.next(t, wire.EventAgentLogin); e.AgentID != agentID || e.DN != dn {
 		t.Fatalf("login event %+v", e)
 	}
-	if err := c.AgentReady(ctx(t), dn); err != nil {
+	if err := c.AgentReady(testutil.Context(t), dn); err != nil {
 		t.Fatal(err)
 	}
 	if e := ev.next(t, wire.EventAgentReady); e.State != wire.StateReady {
 		t.Fatalf("ready event %+v", e)
 	}
-	if err := c.AgentNotReady(ctx(t), dn, wire.WorkModeAuxWork, "Break"); err != nil {
+	if err := c.AgentNotReady(testutil.Context(t), dn, wire.WorkModeAuxWork, "Break"); err != nil {
 		t.Fatal(err)
 	}
 	if e := ev.next(t, wire.EventAgentNotReady); e.State != wire.StateNotReady || e.ReasonCode != "Break" {
 		t.Fatalf("not ready event %+v", e)
 	}
-	info, err := c.QueryAddress(ctx(t), dn)
+	info, err := c.QueryAddress(testutil.Context(t), dn)
 	if err != nil || info.State != wire.StateNotReady || info.Reason != "Break" || !info.InService {
 		t.Fatalf("query %+v %v", info, err)
 	}
-	if err := c.AgentNotReady(ctx(t), dn, wire.WorkModeAfterCallWork, ""); err != nil {
+	if err := c.AgentNotReady(testutil.Context(t), dn, wire.WorkModeAfterCallWork, ""); err != nil {
 		t.Fatal(err)
 	}
 	if e := ev.next(t, wire.EventAgentNotReady); e.State != wire.StateAfterCallWork {
 		t.Fatalf("ACW event %+v", e)
 	}
-	if err := c.AgentLogout(ctx(t), dn); err != nil {
+	if err := c.AgentLogout(testutil.Context(t), dn); err != nil {
 		t.Fatal(err)
 	}
 	if e := ev.next(t, wire.EventAgentLogout); e.ReasonCode != "" || e.State != wire.StateLoggedOut {
@@ -231,14 +192,8 @@ func TestPrimaryDeathInvisible(t *testing.T) {
 			if err := s1.Kill(sitesim.ServerTServerPrimary, mode); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for c.Member() != s1.Addrs().TServerBackup && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
-			if c.Member() != s1.Addrs().TServerBackup {
-				t.Fatalf("serving member %q, want the backup", c.Member())
-			}
-			if err := c.AgentReady(ctx(t), dn); err != nil {
+			testutil.Eventually(t, "client on the backup", func() bool { return c.Member() == s1.Addrs().TServerBackup })
+			if err := c.AgentReady(testutil.Context(t), dn); err != nil {
 				t.Fatalf("ready through the backup: %v", err)
 			}
 			ev.next(t, wire.EventAgentReady)
@@ -276,7 +231,7 @@ func TestBlackholedPairDetectedByKeepAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.next(t, tserver.EventLinkConnected)
-	info, err := c.QueryAddress(ctx(t), dn)
+	info, err := c.QueryAddress(testutil.Context(t), dn)
 	if err != nil || info.AgentID != agentID {
 		t.Fatalf("after revive: %+v %v", info, err)
 	}
@@ -288,7 +243,7 @@ func TestExpiredRegistrationForcesLogout(t *testing.T) {
 	sim := startSim(t, false)
 	s1 := site(t, sim, 1)
 	c, ev := connect(t, s1, 0)
-	if _, err := c.RegisterAddress(ctx(t), dn); err != nil {
+	if _, err := c.RegisterAddress(testutil.Context(t), dn); err != nil {
 		t.Fatal(err)
 	}
 	sipRegister(t, s1, dn, 60)
@@ -312,7 +267,7 @@ func TestRegistrationRunsOut(t *testing.T) {
 	sim := startSim(t, false)
 	s1 := site(t, sim, 1)
 	c, ev := connect(t, s1, 0)
-	if _, err := c.RegisterAddress(ctx(t), dn); err != nil {
+	if _, err := c.RegisterAddress(testutil.Context(t), dn); err != nil {
 		t.Fatal(err)
 	}
 	sipRegister(t, s1, dn, 2)
@@ -331,7 +286,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if e := ev.next(t, wire.EventAgentLogout); e.ReasonCode != wire.ReasonGracefulShutdownLogout {
 		t.Fatalf("reason %q", e.ReasonCode)
 	}
-	_, err := c.AgentLogin(ctx(t), tserver.Login{DN: dn, Place: place, AgentID: agentID})
+	_, err := c.AgentLogin(testutil.Context(t), tserver.Login{DN: dn, Place: place, AgentID: agentID})
 	if !tserver.IsRefused(err, wire.ErrCodeShuttingDown) {
 		t.Fatalf("login during shutdown: %v", err)
 	}
@@ -355,17 +310,17 @@ func TestSupervisorLogout(t *testing.T) {
 func TestPrivateService(t *testing.T) {
 	sim := startSim(t, true)
 	c, _ := connect(t, site(t, sim, 2), 0)
-	if _, err := c.RegisterAddress(ctx(t), "6001"); err != nil {
+	if _, err := c.RegisterAddress(testutil.Context(t), "6001"); err != nil {
 		t.Fatal(err)
 	}
-	ext, err := c.PrivateService(ctx(t), "6001", 1, nil)
+	ext, err := c.PrivateService(testutil.Context(t), "6001", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ext) == 0 {
 		t.Fatal("empty site info")
 	}
-	if _, err := c.PrivateService(ctx(t), "6001", 999, nil); !tserver.IsRefused(err, wire.ErrCodeInvalidAttribute) && err == nil {
+	if _, err := c.PrivateService(testutil.Context(t), "6001", 999, nil); !tserver.IsRefused(err, wire.ErrCodeInvalidAttribute) && err == nil {
 		t.Fatal("unknown private service accepted")
 	}
 }
@@ -380,14 +335,14 @@ func TestRequestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.next(t, tserver.EventLinkDisconnected)
-	_, err := c.RegisterAddress(ctx(t), dn)
+	_, err := c.RegisterAddress(testutil.Context(t), dn)
 	if err == nil {
 		t.Fatal("request while OFF succeeded")
 	}
 	t.Logf("while OFF: %v", err)
 	s1.Revive(sitesim.ServerTServer)
 	ev.next(t, tserver.EventLinkConnected)
-	c2 := tserver.New(tserver.Options{Name: "site1", Primary: s1.Addrs().TServerPrimary, RequestTimeout: 200 * time.Millisecond, Link: link.Options{Logger: quiet()}})
+	c2 := tserver.New(tserver.Options{Name: "site1", Primary: s1.Addrs().TServerPrimary, RequestTimeout: 200 * time.Millisecond, Link: link.Options{Logger: testutil.Quiet()}})
 	c2.Start(context.Background())
 	defer c2.Close()
 	if _, err := c2.RegisterAddress(context.Background(), dn); err != nil {

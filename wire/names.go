@@ -116,3 +116,54 @@ const (
 	DNStatusInService    = "InService"
 	DNStatusOutOfService = "OutOfService"
 )
+
+// The Config Server Proxy's vocabulary: RequestReadObject's ObjectType, the
+// attributes of the configuration objects, the connection types of an
+// application object and the options the desktop reads from them.
+const (
+	// Object types (attribute ObjectType).
+	ObjectTypePerson      = "CfgPerson"
+	ObjectTypeApplication = "CfgApplication"
+	ObjectTypePlace       = "CfgPlace"
+	ObjectTypeDN          = "CfgDN"
+
+	// Attributes of the objects (and Site, of a CfgDN's RequestReadObject).
+	AttrName        = "Name"        // CfgApplication, CfgPlace
+	AttrSite        = "Site"        // int, 1 or 2: CfgApplication, CfgPlace, CfgDN, RequestReadObject of a CfgDN
+	AttrFirstName   = "FirstName"   // CfgPerson, EventAuthenticated
+	AttrLastName    = "LastName"    // CfgPerson, EventAuthenticated
+	AttrAnnex       = "Annex"       // CfgPerson, CfgDN: sections of string options
+	AttrOptions     = "Options"     // CfgApplication: sections of string options
+	AttrConnections = "Connections" // CfgApplication: a list of Connection entries
+	AttrConnection  = "Connection"  // the key of each entry of Connections
+	AttrType        = "Type"        // a Connection's service type
+	AttrPrimary     = "Primary"     // a Connection's primary host:port
+	AttrBackup      = "Backup"      // a Connection's backup host:port
+	AttrTransport   = "Transport"   // a Connection's transports ("udp,tcp")
+	AttrDN          = "DN"          // CfgPlace: the place's DN
+	AttrNumber      = "Number"      // CfgDN
+
+	// Connection types (a Connection's Type).
+	ConnTypeTServer      = "TServer"
+	ConnTypeStatServer   = "StatServer"
+	ConnTypeConfigServer = "ConfigServer"
+	ConnTypeSIPRegistrar = "SIPRegistrar"
+
+	// Sections and options of Options and Annex (BC-7, BC-8).
+	SectionAgentDesktop   = "agent-desktop"             // a person's annex, an application's options
+	OptSite1              = "site-1"                    // person: the preferred site's application name
+	OptSite2              = "site-2"                    // person: the other site's application name
+	OptSiteTimeout        = "site-timeout"              // application: seconds
+	OptSIPRegisterTimeout = "site-sip-register-timeout" // application: seconds
+	// The seed's sample reads these two from the person's annex (BC-8).
+	OptPreferredSite = "disaster-recovery.preferred-site" // alias of site-1
+	OptDRTimeout     = "disaster-recovery.timeout"        // alias of site-timeout
+	SectionTServer   = "TServer"                          // a DN's annex section
+	OptPassword      = "password"                         // TServer: the DN's SIP password
+)
+
+// Statistic types (attribute StatisticType) of the Stat Server.
+const (
+	StatCallsHandledToday = "CallsHandledToday" // calls the agent handled since midnight
+	StatLoginTimeToday    = "LoginTimeToday"    // seconds the agent was logged in since midnight
+)

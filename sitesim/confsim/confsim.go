@@ -1,7 +1,8 @@
-// Package confsim simulates one site's Config Server Proxy HA pair: two
-// link.Servers, primary and backup, serving the same directory. It
-// authenticates agents and answers RequestReadObject for persons,
-// applications, places and the agent's own DNs (see docs/protocol-services.md).
+// Package confsim simulates one site's Config Server Proxy HA pair: a
+// link.ServerPair (whose comment tells how the roles move) serving the
+// directory. It authenticates agents and answers RequestReadObject for
+// persons, applications, places and the agent's own DNs (see
+// docs/protocol-services.md).
 package confsim
 
 import (
@@ -9,7 +10,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/tandem-softphone/tandem/confserv"
 	"github.com/tandem-softphone/tandem/link"
@@ -32,12 +32,14 @@ type Options struct {
 type Pair struct {
 	opts Options
 	log  *slog.Logger
+	pair *link.ServerPair[*session]
+}
 
-	primary, backup *link.Server
-
-	mu       sync.Mutex
-	sessions map[*link.Conn]string // the authenticated user of each link
-	wg       sync.WaitGroup
+// session is a link's authentication. Only its link's read goroutine, which
+// runs handle, touches it.
+type session struct {
+	user          string
+	authenticated bool
 }
 
 // New prepares a pair; Start listens.
@@ -48,84 +50,53 @@ func New(opts Options) *Pair {
 	if opts.Link.AppName == "" {
 		opts.Link.AppName = fmt.Sprintf("ConfigServerProxy_site%d", opts.Site)
 	}
-	return &Pair{
-		opts:     opts,
-		log:      opts.Link.Logger.With("confsim", opts.Site),
-		sessions: map[*link.Conn]string{},
-	}
+	return &Pair{opts: opts, log: opts.Link.Logger.With("confsim", opts.Site)}
 }
 
 // Start listens on both addresses.
 func (p *Pair) Start() error {
-	lo := p.opts.Link
-	lo.Handler = p.handle
-	var err error
-	p.primary, err = p.listen(p.opts.PrimaryAddr, lo, func() string { return "primary" })
-	if err != nil {
-		return fmt.Errorf("site %d config server primary: %w", p.opts.Site, err)
-	}
-	// The backup announces itself primary while the primary is down, as a
-	// backup that took over does.
-	p.backup, err = p.listen(p.opts.BackupAddr, lo, func() string {
-		if p.primary.Mode() != link.Up {
-			return "primary"
-		}
-		return "backup"
+	pair, err := link.ListenPair(link.PairOptions[*session]{
+		PrimaryAddr: p.opts.PrimaryAddr,
+		BackupAddr:  p.opts.BackupAddr,
+		Link:        p.opts.Link,
+		TLS:         p.opts.TLS,
+		NewSession:  func(link.Member, *link.Conn) *session { return &session{} },
+		Handle:      p.handle,
 	})
 	if err != nil {
-		p.primary.Close()
-		return fmt.Errorf("site %d config server backup: %w", p.opts.Site, err)
+		return fmt.Errorf("site %d config server: %w", p.opts.Site, err)
 	}
+	p.pair = pair
 	return nil
-}
-
-func (p *Pair) listen(addr string, lo link.Options, role func() string) (*link.Server, error) {
-	return link.Listen(link.ServerOptions{
-		Addr: addr,
-		Link: lo,
-		TLS:  p.opts.TLS,
-		Info: func() wire.KVList { return wire.KVList{}.Add(wire.AttrServerRole, role()) },
-		OnConn: func(c *link.Conn) {
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				<-c.Done()
-				p.mu.Lock()
-				delete(p.sessions, c)
-				p.mu.Unlock()
-			}()
-		},
-	})
 }
 
 // Close stops both servers.
 func (p *Pair) Close() {
-	for _, s := range []*link.Server{p.primary, p.backup} {
-		if s != nil {
-			s.Close()
-		}
+	if p.pair != nil {
+		p.pair.Close()
 	}
-	p.wg.Wait()
 }
 
-// Primary is the primary server, for fault injection with SetMode.
-func (p *Pair) Primary() *link.Server { return p.primary }
+// SetMode injects a fault into a member, or ends it (see link.ServerPair).
+func (p *Pair) SetMode(m link.Member, mode link.Mode) error { return p.pair.SetMode(m, mode) }
 
-// Backup is the backup server.
-func (p *Pair) Backup() *link.Server { return p.backup }
+// Members reports both servers.
+func (p *Pair) Members() []link.MemberStatus { return p.pair.Members() }
 
 // Addrs returns the bound addresses.
-func (p *Pair) Addrs() (primary, backup string) { return p.primary.Addr(), p.backup.Addr() }
+func (p *Pair) Addrs() (primary, backup string) {
+	return p.pair.Addr(link.Primary), p.pair.Addr(link.Backup)
+}
 
 // handle runs on a link's read goroutine: every answer is a directory lookup
 // and one write, so it does not block for long.
-func (p *Pair) handle(c *link.Conn, m wire.Message) {
+func (p *Pair) handle(c *link.Conn, s *session, m wire.Message) {
 	var ans wire.Message
 	switch m.Name {
 	case wire.RequestAuthenticate:
-		ans = p.authenticate(c, m)
+		ans = p.authenticate(s, m)
 	case wire.RequestReadObject:
-		ans = p.readObject(c, m)
+		ans = p.readObject(s, m)
 	default:
 		ans = link.ErrorAnswer(m, wire.ErrCodeUnknownRequest, fmt.Sprintf("unknown request %s", m.Name))
 	}
@@ -134,16 +105,14 @@ func (p *Pair) handle(c *link.Conn, m wire.Message) {
 	}
 }
 
-func (p *Pair) authenticate(c *link.Conn, m wire.Message) wire.Message {
+func (p *Pair) authenticate(s *session, m wire.Message) wire.Message {
 	user := m.Attrs.String(wire.AttrUserName)
 	app := m.Attrs.String(wire.AttrApplicationName)
-	p.mu.Lock()
-	delete(p.sessions, c) // a new attempt ends the previous session
-	p.mu.Unlock()
+	*s = session{} // a new attempt ends the previous session
 	if _, ok := p.opts.Dir.Application(app); !ok {
 		p.log.Info("authentication refused: unknown application", "user", user, "application", app)
 		ans := link.ErrorAnswer(m, wire.ErrCodeAuthFailed, fmt.Sprintf("unknown application %q", app))
-		ans.Attrs = ans.Attrs.Add(wire.AttrObjectType, confserv.ObjectTypeApplication).Add(wire.AttrObjectName, app)
+		ans.Attrs = ans.Attrs.Add(wire.AttrObjectType, wire.ObjectTypeApplication).Add(wire.AttrObjectName, app)
 		return ans
 	}
 	// Unknown user and wrong password get the same answer: the refusal does
@@ -154,9 +123,7 @@ func (p *Pair) authenticate(c *link.Conn, m wire.Message) wire.Message {
 		p.log.Info("authentication refused: wrong user name or password", "user", user, "application", app)
 		return link.ErrorAnswer(m, wire.ErrCodeAuthFailed, "wrong user name or password")
 	}
-	p.mu.Lock()
-	p.sessions[c] = user
-	p.mu.Unlock()
+	*s = session{user: user, authenticated: true}
 	p.log.Info("authenticated", "user", user, "application", app)
 	return wire.Message{Name: wire.EventAuthenticated, RefID: m.RefID, Attrs: basic(person).Object()}
 }
@@ -172,11 +139,8 @@ func sections(o directory.Options) confserv.Sections {
 	return confserv.Sections(o.Clone())
 }
 
-func (p *Pair) readObject(c *link.Conn, m wire.Message) wire.Message {
-	p.mu.Lock()
-	user, ok := p.sessions[c]
-	p.mu.Unlock()
-	if !ok {
+func (p *Pair) readObject(s *session, m wire.Message) wire.Message {
+	if !s.authenticated {
 		return link.ErrorAnswer(m, wire.ErrCodeAuthFailed, "not authenticated: send RequestAuthenticate first")
 	}
 	typ := m.Attrs.String(wire.AttrObjectType)
@@ -187,7 +151,7 @@ func (p *Pair) readObject(c *link.Conn, m wire.Message) wire.Message {
 	notFound := link.ErrorAnswer(m, wire.ErrCodeNotFound, fmt.Sprintf("%s %q not found", typ, name))
 	var obj wire.KVList
 	switch typ {
-	case confserv.ObjectTypePerson:
+	case wire.ObjectTypePerson:
 		person, ok := p.opts.Dir.Person(name)
 		if !ok {
 			return notFound
@@ -195,7 +159,7 @@ func (p *Pair) readObject(c *link.Conn, m wire.Message) wire.Message {
 		cp := basic(person)
 		cp.Annex = sections(person.Annex)
 		obj = cp.Object()
-	case confserv.ObjectTypeApplication:
+	case wire.ObjectTypeApplication:
 		a, ok := p.opts.Dir.Application(name)
 		if !ok {
 			return notFound
@@ -205,15 +169,15 @@ func (p *Pair) readObject(c *link.Conn, m wire.Message) wire.Message {
 			ca.Connections = append(ca.Connections, confserv.Connection(cn))
 		}
 		obj = ca.Object()
-	case confserv.ObjectTypePlace:
+	case wire.ObjectTypePlace:
 		pl, ok := p.opts.Dir.Place(name)
 		if !ok {
 			return notFound
 		}
 		obj = confserv.Place(pl).Object()
-	case confserv.ObjectTypeDN:
+	case wire.ObjectTypeDN:
 		site := int64(p.opts.Site)
-		if v, ok := m.Attrs.Get(confserv.AttrSite); ok {
+		if v, ok := m.Attrs.Get(wire.AttrSite); ok {
 			site, _ = v.(int64)
 		}
 		if site != 1 && site != 2 {
@@ -221,7 +185,7 @@ func (p *Pair) readObject(c *link.Conn, m wire.Message) wire.Message {
 		}
 		// Only the person's own DNs: the annex holds the SIP password. Any
 		// other DN gets the same answer as one that does not exist.
-		person, ok := p.opts.Dir.Person(user)
+		person, ok := p.opts.Dir.Person(s.user)
 		if !ok || person.DNs[site-1] != name {
 			return notFound
 		}
@@ -230,7 +194,7 @@ func (p *Pair) readObject(c *link.Conn, m wire.Message) wire.Message {
 			return notFound
 		}
 		obj = confserv.DN{Number: dn.Number, Site: dn.Site, Annex: confserv.Sections{
-			confserv.SectionTServer: {confserv.OptPassword: dn.SIPPassword},
+			wire.SectionTServer: {wire.OptPassword: dn.SIPPassword},
 		}}.Object()
 	default:
 		return link.ErrorAnswer(m, wire.ErrCodeInvalidAttribute, fmt.Sprintf("unknown ObjectType %q", typ))

@@ -9,27 +9,10 @@ import (
 	"sync"
 )
 
-// Sections and keys of the configuration objects the desktop reads.
+// The typical values of the agent-desktop timeouts (BC-7), in seconds.
 const (
-	SectionAgentDesktop    = "agent-desktop"
-	OptSite1               = "site-1"
-	OptSite2               = "site-2"
-	OptSiteTimeout         = "site-timeout"
-	OptSiteSIPRegTimeout   = "site-sip-register-timeout"
-	SectionTServer         = "TServer" // a DN's section: its SIP password
-	OptSIPPassword         = "password"
-	ObjectTypePerson       = "CfgPerson"
-	ObjectTypeApplication  = "CfgApplication"
-	ObjectTypePlace        = "CfgPlace"
-	ObjectTypeDN           = "CfgDN"
-	ConnTypeTServer        = "TServer"
-	ConnTypeStatServer     = "StatServer"
-	ConnTypeConfigServer   = "ConfigServer"
-	ConnTypeSIPRegistrar   = "SIPRegistrar"
-	DefaultSiteTimeout     = 30
-	DefaultSIPRegTimeout   = 30
-	defaultDemoPassword    = "demo"
-	defaultDemoSIPPassword = "demo"
+	DefaultSiteTimeout   = 30
+	DefaultSIPRegTimeout = 30
 )
 
 // Options is the sections → keys → values form of T-Lib's options and annexes.
@@ -55,7 +38,7 @@ type Person struct {
 	AgentID   string // the agent login id used with RequestAgentLogin
 	FirstName string
 	LastName  string
-	Annex     Options // agent-desktop: site-1, site-2 (BC-8)
+	Annex     Options // wire.SectionAgentDesktop: wire.OptSite1, wire.OptSite2 (BC-8)
 	// Per site (index 0 = site 1): the Place and the DN (BC-3).
 	Places [2]string
 	DNs    [2]string
@@ -64,7 +47,7 @@ type Person struct {
 // Connection is one entry of an Application's connections: a service's HA
 // pair (for the SIP registrar, one address with its transports).
 type Connection struct {
-	Type      string // ConnTypeTServer, ConnTypeStatServer, ConnTypeConfigServer, ConnTypeSIPRegistrar
+	Type      string // wire.ConnTypeTServer, wire.ConnTypeStatServer, wire.ConnTypeConfigServer, wire.ConnTypeSIPRegistrar
 	Primary   string // host:port
 	Backup    string // host:port, may be empty
 	Transport string // SIP registrar only: "udp,tcp"
@@ -251,4 +234,19 @@ func (d *Directory) DN(site int, number string) (DN, bool) {
 	defer d.mu.RUnlock()
 	dn, ok := d.dns[site-1][number]
 	return dn, ok
+}
+
+// DNs lists the DNs of a site (1 or 2), sorted by number.
+func (d *Directory) DNs(site int) []DN {
+	if site < 1 || site > 2 {
+		return nil
+	}
+	d.mu.RLock()
+	out := make([]DN, 0, len(d.dns[site-1]))
+	for _, dn := range d.dns[site-1] {
+		out = append(out, dn)
+	}
+	d.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
+	return out
 }

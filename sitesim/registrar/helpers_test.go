@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+	"github.com/tandem-softphone/tandem/internal/testutil"
 )
 
 const testRealm = "site1.test"
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) {
 	// sipgo's client side logs through the default logger; keep test output
 	// readable unless asked for.
 	if os.Getenv("REGISTRAR_TEST_LOG") == "" {
-		slog.SetDefault(slog.New(slog.DiscardHandler))
+		slog.SetDefault(testutil.Quiet())
 	}
 	os.Exit(m.Run())
 }
@@ -43,7 +44,7 @@ func testRegistrar(t testing.TB, edit func(*Options)) (*Registrar, <-chan Change
 		},
 		UDPAddr:    "127.0.0.1:0",
 		TCPAddr:    "127.0.0.1:0",
-		Logger:     slog.New(slog.DiscardHandler),
+		Logger:     testutil.Quiet(),
 		MinExpires: time.Second,
 		OnChange:   func(c Change) { changes <- c },
 	}
@@ -70,8 +71,8 @@ func waitChange(t *testing.T, changes <-chan Change, dn string, registered bool,
 			t.Fatalf("change = %+v, want DN %s registered %v reason %s", c, dn, registered, reason)
 		}
 		return c
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no change for %s (%s) within 5 s", dn, reason)
+	case <-time.After(testutil.Wait):
+		t.Fatalf("no change for %s (%s) within %v", dn, reason, testutil.Wait)
 	}
 	return Change{}
 }
@@ -84,18 +85,6 @@ func noChange(t *testing.T, changes <-chan Change) {
 	case c := <-changes:
 		t.Fatalf("unexpected change %+v", c)
 	case <-time.After(50 * time.Millisecond):
-	}
-}
-
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5 s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

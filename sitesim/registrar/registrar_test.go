@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/tandem-softphone/tandem/internal/testutil"
 )
 
 // BC-18: a new registration is what gives the DN EventDNBackInService.
@@ -283,7 +283,7 @@ func TestClosedThenUpOnSamePorts(t *testing.T) {
 	defer open.Close()
 	// The accept happens asynchronously; a byte exchange is not needed, the
 	// tracked connection exists once the server accepted it.
-	eventually(t, "connection accepted", func() bool {
+	testutil.Eventually(t, "connection accepted", func() bool {
 		r.lifeMu.Lock()
 		defer r.lifeMu.Unlock()
 		r.serving.tcp.mu.Lock()
@@ -382,7 +382,7 @@ func TestModeErrors(t *testing.T) {
 // Start's context ends the registrar.
 func TestStartContextCloses(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	r, err := New(Options{Password: func(string) (string, bool) { return "", false }, TCPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	r, err := New(Options{Password: func(string) (string, bool) { return "", false }, TCPAddr: "127.0.0.1:0", Logger: testutil.Quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,7 @@ func TestStartContextCloses(t *testing.T) {
 	}
 	addr := r.TCPAddr().String()
 	cancel()
-	eventually(t, "listener closed", func() bool {
+	testutil.Eventually(t, "listener closed", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -1,8 +1,9 @@
-// Package statsim simulates one site's Stat Server HA pair: two link.Servers,
-// primary and backup, that open agent statistics and push their values. The
-// values come from a getter (the simulated T-Server's counters), polled at an
-// interval; a statistic's value is pushed when it is opened and whenever it
-// changes (see docs/protocol-services.md).
+// Package statsim simulates one site's Stat Server HA pair: a
+// link.ServerPair (whose comment tells how the roles move) that opens agent
+// statistics and pushes their values. The values come from a getter (the
+// simulated T-Server's counters), polled at an interval; a statistic's value
+// is pushed when it is opened and whenever it changes (see
+// docs/protocol-services.md).
 package statsim
 
 import (
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/tandem-softphone/tandem/link"
-	"github.com/tandem-softphone/tandem/statserv"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
@@ -45,19 +45,20 @@ type stat struct {
 	active     bool // its first value has been sent: the poller may push changes
 }
 
+// session is a link's open statistics.
 type session struct {
-	member int // index into Pair.servers: whose blackhole silences it
+	conn   *link.Conn
+	member link.Member // whose blackhole silences it
 	stats  map[int64]*stat
 }
 
 // Pair is the simulated Stat Server pair of one site.
 type Pair struct {
-	opts    Options
-	log     *slog.Logger
-	servers [2]*link.Server // primary, backup
+	opts Options
+	log  *slog.Logger
+	pair *link.ServerPair[*session]
 
-	mu       sync.Mutex
-	sessions map[*link.Conn]*session
+	mu sync.Mutex // guards the sessions' stats
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -74,19 +75,25 @@ func New(opts Options) *Pair {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
-	return &Pair{opts: opts, log: opts.Link.Logger.With("statsim", opts.Site), sessions: map[*link.Conn]*session{}}
+	return &Pair{opts: opts, log: opts.Link.Logger.With("statsim", opts.Site)}
 }
 
 // Start listens on both addresses and starts polling.
 func (p *Pair) Start() error {
-	for i, addr := range []string{p.opts.PrimaryAddr, p.opts.BackupAddr} {
-		s, err := p.listen(i, addr)
-		if err != nil {
-			p.Close()
-			return fmt.Errorf("site %d stat server %s: %w", p.opts.Site, role(i), err)
-		}
-		p.servers[i] = s
+	pair, err := link.ListenPair(link.PairOptions[*session]{
+		PrimaryAddr: p.opts.PrimaryAddr,
+		BackupAddr:  p.opts.BackupAddr,
+		Link:        p.opts.Link,
+		TLS:         p.opts.TLS,
+		NewSession: func(m link.Member, c *link.Conn) *session {
+			return &session{conn: c, member: m, stats: map[int64]*stat{}}
+		},
+		Handle: p.handle,
+	})
+	if err != nil {
+		return fmt.Errorf("site %d stat server: %w", p.opts.Site, err)
 	}
+	p.pair = pair
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.wg.Add(1)
@@ -94,81 +101,46 @@ func (p *Pair) Start() error {
 	return nil
 }
 
-func role(member int) string {
-	if member == 0 {
-		return "primary"
-	}
-	return "backup"
-}
-
-func (p *Pair) listen(member int, addr string) (*link.Server, error) {
-	lo := p.opts.Link
-	lo.Handler = func(c *link.Conn, m wire.Message) { p.handle(member, c, m) }
-	return link.Listen(link.ServerOptions{
-		Addr: addr,
-		Link: lo,
-		TLS:  p.opts.TLS,
-		Info: func() wire.KVList {
-			r := role(member)
-			// A backup whose primary is down announces itself primary, as
-			// one that took over does.
-			if member == 1 && p.servers[0].Mode() != link.Up {
-				r = "primary"
-			}
-			return wire.KVList{}.Add(wire.AttrServerRole, r)
-		},
-		OnConn: func(c *link.Conn) {
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				<-c.Done()
-				p.mu.Lock()
-				delete(p.sessions, c)
-				p.mu.Unlock()
-			}()
-		},
-	})
-}
-
 // Close stops polling and both servers.
 func (p *Pair) Close() {
 	if p.cancel != nil {
 		p.cancel()
 	}
-	for _, s := range p.servers {
-		if s != nil {
-			s.Close()
-		}
-	}
 	p.wg.Wait()
+	if p.pair != nil {
+		p.pair.Close()
+	}
 }
 
-// Primary is the primary server, for fault injection with SetMode.
-func (p *Pair) Primary() *link.Server { return p.servers[0] }
+// SetMode injects a fault into a member, or ends it (see link.ServerPair).
+func (p *Pair) SetMode(m link.Member, mode link.Mode) error { return p.pair.SetMode(m, mode) }
 
-// Backup is the backup server.
-func (p *Pair) Backup() *link.Server { return p.servers[1] }
+// Members reports both servers.
+func (p *Pair) Members() []link.MemberStatus { return p.pair.Members() }
 
 // Addrs returns the bound addresses.
-func (p *Pair) Addrs() (primary, backup string) { return p.servers[0].Addr(), p.servers[1].Addr() }
+func (p *Pair) Addrs() (primary, backup string) {
+	return p.pair.Addr(link.Primary), p.pair.Addr(link.Backup)
+}
 
 // OpenStatistics counts the statistics open on all links.
 func (p *Pair) OpenStatistics() int {
+	sessions := p.pair.Sessions()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
-	for _, s := range p.sessions {
+	for _, s := range sessions {
 		n += len(s.stats)
 	}
 	return n
 }
 
-func (p *Pair) handle(member int, c *link.Conn, m wire.Message) {
+func (p *Pair) handle(c *link.Conn, s *session, m wire.Message) {
 	switch m.Name {
 	case wire.RequestOpenStatistic:
-		p.open(member, c, m)
+		p.open(c, s, m)
 	case wire.RequestCloseStatistic:
-		p.send(c, p.closeStat(c, m))
+		p.send(c, p.closeStat(s, m))
 	default:
 		p.send(c, link.ErrorAnswer(m, wire.ErrCodeUnknownRequest, fmt.Sprintf("unknown request %s", m.Name)))
 	}
@@ -181,10 +153,10 @@ func (p *Pair) send(c *link.Conn, m wire.Message) {
 }
 
 func known(typ string) bool {
-	return typ == statserv.StatCallsHandledToday || typ == statserv.StatLoginTimeToday
+	return typ == wire.StatCallsHandledToday || typ == wire.StatLoginTimeToday
 }
 
-func (p *Pair) open(member int, c *link.Conn, m wire.Message) {
+func (p *Pair) open(c *link.Conn, s *session, m wire.Message) {
 	typ := m.Attrs.String(wire.AttrStatisticType)
 	agent := m.Attrs.String(wire.AttrObjectID)
 	if !known(typ) {
@@ -202,11 +174,6 @@ func (p *Pair) open(member int, c *link.Conn, m wire.Message) {
 		return
 	}
 	p.mu.Lock()
-	s := p.sessions[c]
-	if s == nil {
-		s = &session{member: member, stats: map[int64]*stat{}}
-		p.sessions[c] = s
-	}
 	if !asked {
 		for id = int64(len(s.stats)) + 1; s.stats[id] != nil; id++ {
 		}
@@ -250,14 +217,13 @@ func info(id int64, s *stat, v int64) wire.Message {
 		Add(wire.AttrStatValue, v)}
 }
 
-func (p *Pair) closeStat(c *link.Conn, m wire.Message) wire.Message {
+func (p *Pair) closeStat(s *session, m wire.Message) wire.Message {
 	id, ok := m.Attrs.Int(wire.AttrStatisticID)
 	if !ok {
 		return link.ErrorAnswer(m, wire.ErrCodeInvalidAttribute, "StatisticID (int) is missing")
 	}
 	p.mu.Lock()
-	s := p.sessions[c]
-	found := s != nil && s.stats[id] != nil
+	found := s.stats[id] != nil
 	if found {
 		delete(s.stats, id)
 	}
@@ -283,25 +249,26 @@ func (p *Pair) poll(ctx context.Context) {
 }
 
 type polled struct {
-	c   *link.Conn
-	id  int64
-	s   *stat
-	val int64
-	ok  bool
+	sess *session
+	id   int64
+	s    *stat
+	val  int64
+	ok   bool
 }
 
 // pushChanges sends the values that changed since last sent. A blackholed
 // member stays silent, so its clients notice it by keep-alive only.
 func (p *Pair) pushChanges() {
 	var work []polled
+	sessions := p.pair.Sessions()
 	p.mu.Lock()
-	for c, sess := range p.sessions {
-		if p.servers[sess.member].Mode() != link.Up {
+	for _, sess := range sessions {
+		if p.pair.Mode(sess.member) != link.Up {
 			continue
 		}
 		for id, s := range sess.stats {
 			if s.active {
-				work = append(work, polled{c: c, id: id, s: s})
+				work = append(work, polled{sess: sess, id: id, s: s})
 			}
 		}
 	}
@@ -315,8 +282,7 @@ func (p *Pair) pushChanges() {
 	var out []polled
 	p.mu.Lock()
 	for _, w := range work {
-		sess := p.sessions[w.c]
-		if !w.ok || sess == nil || sess.stats[w.id] != w.s || w.s.last == w.val {
+		if !w.ok || w.sess.conn.Closed() || w.sess.stats[w.id] != w.s || w.s.last == w.val {
 			continue
 		}
 		w.s.last = w.val
@@ -324,6 +290,6 @@ func (p *Pair) pushChanges() {
 	}
 	p.mu.Unlock()
 	for _, w := range out {
-		p.send(w.c, info(w.id, w.s, w.val))
+		p.send(w.sess.conn, info(w.id, w.s, w.val))
 	}
 }

@@ -1,14 +1,12 @@
 package statsim
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
-	"github.com/tandem-softphone/tandem/statserv"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
@@ -16,7 +14,7 @@ func start(t *testing.T) *Pair {
 	t.Helper()
 	get := func(agent, typ string) (int64, bool) { return 42, agent == "5320" }
 	p := New(Options{Site: 1, PrimaryAddr: "127.0.0.1:0", BackupAddr: "127.0.0.1:0",
-		Link: link.Options{Logger: slog.New(slog.DiscardHandler)}, Value: get, Interval: 10 * time.Millisecond})
+		Link: link.Options{Logger: testutil.Quiet()}, Value: get, Interval: 10 * time.Millisecond})
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -24,15 +22,9 @@ func start(t *testing.T) *Pair {
 	return p
 }
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
-
 func dial(t *testing.T, addr string, events chan<- wire.Message) *link.Conn {
 	t.Helper()
-	c, err := link.Dial(ctx(t), addr, link.Options{Logger: slog.New(slog.DiscardHandler), Handler: func(_ *link.Conn, m wire.Message) {
+	c, err := link.Dial(testutil.Context(t), addr, link.Options{Logger: testutil.Quiet(), Handler: func(_ *link.Conn, m wire.Message) {
 		if events != nil {
 			events <- m
 		}
@@ -66,7 +58,7 @@ func TestOpenAndInfo(t *testing.T) {
 	events := make(chan wire.Message, 16)
 	c := dial(t, primary, events)
 	// Without a StatisticID the server picks one.
-	ans, err := c.Request(ctx(t), open(nil, statserv.StatCallsHandledToday, "5320"))
+	ans, err := c.Request(testutil.Context(t), open(nil, wire.StatCallsHandledToday, "5320"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,17 +71,17 @@ func TestOpenAndInfo(t *testing.T) {
 		v, _ := m.Attrs.Int(wire.AttrStatValue)
 		got, _ := m.Attrs.Int(wire.AttrStatisticID)
 		if m.Name != wire.EventStatisticInfo || m.RefID != 0 || got != id || v != 42 ||
-			m.Attrs.String(wire.AttrStatisticType) != statserv.StatCallsHandledToday || m.Attrs.String(wire.AttrObjectID) != "5320" {
+			m.Attrs.String(wire.AttrStatisticType) != wire.StatCallsHandledToday || m.Attrs.String(wire.AttrObjectID) != "5320" {
 			t.Fatalf("info %v", m)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no EventStatisticInfo")
 	}
 	// The server's choice avoids IDs in use; the client's own ID is kept.
-	if _, err := c.Request(ctx(t), open(int64(id+1), statserv.StatLoginTimeToday, "5320")); err != nil {
+	if _, err := c.Request(testutil.Context(t), open(int64(id+1), wire.StatLoginTimeToday, "5320")); err != nil {
 		t.Fatal(err)
 	}
-	ans, err = c.Request(ctx(t), open(nil, statserv.StatLoginTimeToday, "5320"))
+	ans, err = c.Request(testutil.Context(t), open(nil, wire.StatLoginTimeToday, "5320"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,24 +97,24 @@ func TestOpenErrors(t *testing.T) {
 	p := start(t)
 	primary, _ := p.Addrs()
 	c := dial(t, primary, nil)
-	_, err := c.Request(ctx(t), open(int64(1), "Bogus", "5320"))
+	_, err := c.Request(testutil.Context(t), open(int64(1), "Bogus", "5320"))
 	wantCode(t, err, wire.ErrCodeInvalidAttribute)
-	_, err = c.Request(ctx(t), open(int64(1), statserv.StatCallsHandledToday, "9999"))
+	_, err = c.Request(testutil.Context(t), open(int64(1), wire.StatCallsHandledToday, "9999"))
 	wantCode(t, err, wire.ErrCodeNotFound)
-	_, err = c.Request(ctx(t), open("1", statserv.StatCallsHandledToday, "5320"))
+	_, err = c.Request(testutil.Context(t), open("1", wire.StatCallsHandledToday, "5320"))
 	wantCode(t, err, wire.ErrCodeInvalidAttribute)
 	// The same ID for the same statistic is answered again; for another, refused.
 	for range 2 {
-		if _, err := c.Request(ctx(t), open(int64(7), statserv.StatCallsHandledToday, "5320")); err != nil {
+		if _, err := c.Request(testutil.Context(t), open(int64(7), wire.StatCallsHandledToday, "5320")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = c.Request(ctx(t), open(int64(7), statserv.StatLoginTimeToday, "5320"))
+	_, err = c.Request(testutil.Context(t), open(int64(7), wire.StatLoginTimeToday, "5320"))
 	wantCode(t, err, wire.ErrCodeInvalidAttribute)
 	if n := p.OpenStatistics(); n != 1 {
 		t.Fatalf("%d open, want 1", n)
 	}
-	_, err = c.Request(ctx(t), wire.Message{Name: "RequestPeekStatistic"})
+	_, err = c.Request(testutil.Context(t), wire.Message{Name: "RequestPeekStatistic"})
 	wantCode(t, err, wire.ErrCodeUnknownRequest)
 }
 
@@ -130,17 +122,17 @@ func TestClose(t *testing.T) {
 	p := start(t)
 	primary, _ := p.Addrs()
 	c := dial(t, primary, nil)
-	if _, err := c.Request(ctx(t), open(int64(3), statserv.StatCallsHandledToday, "5320")); err != nil {
+	if _, err := c.Request(testutil.Context(t), open(int64(3), wire.StatCallsHandledToday, "5320")); err != nil {
 		t.Fatal(err)
 	}
 	closeReq := wire.Message{Name: wire.RequestCloseStatistic, Attrs: wire.KVList{}.Add(wire.AttrStatisticID, int64(3))}
-	ans, err := c.Request(ctx(t), closeReq)
+	ans, err := c.Request(testutil.Context(t), closeReq)
 	if err != nil || ans.Name != wire.EventStatisticClosed {
 		t.Fatalf("close: %v %v", ans, err)
 	}
-	_, err = c.Request(ctx(t), closeReq)
+	_, err = c.Request(testutil.Context(t), closeReq)
 	wantCode(t, err, wire.ErrCodeNotFound)
-	_, err = c.Request(ctx(t), wire.Message{Name: wire.RequestCloseStatistic})
+	_, err = c.Request(testutil.Context(t), wire.Message{Name: wire.RequestCloseStatistic})
 	wantCode(t, err, wire.ErrCodeInvalidAttribute)
 	if n := p.OpenStatistics(); n != 0 {
 		t.Fatalf("%d open, want 0", n)
@@ -152,17 +144,11 @@ func TestLinkLossClosesStatistics(t *testing.T) {
 	p := start(t)
 	primary, _ := p.Addrs()
 	c := dial(t, primary, nil)
-	if _, err := c.Request(ctx(t), open(int64(1), statserv.StatCallsHandledToday, "5320")); err != nil {
+	if _, err := c.Request(testutil.Context(t), open(int64(1), wire.StatCallsHandledToday, "5320")); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for p.OpenStatistics() != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := p.OpenStatistics(); n != 0 {
-		t.Fatalf("%d open after the link closed", n)
-	}
+	testutil.Eventually(t, "statistics closed with their link", func() bool { return p.OpenStatistics() == 0 })
 }
 
 func TestStatisticsPerLinkBounded(t *testing.T) {
@@ -170,10 +156,10 @@ func TestStatisticsPerLinkBounded(t *testing.T) {
 	primary, _ := p.Addrs()
 	c := dial(t, primary, nil)
 	for i := range maxStatsPerLink {
-		if _, err := c.Request(ctx(t), open(int64(i+1), statserv.StatCallsHandledToday, "5320")); err != nil {
+		if _, err := c.Request(testutil.Context(t), open(int64(i+1), wire.StatCallsHandledToday, "5320")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := c.Request(ctx(t), open(nil, statserv.StatCallsHandledToday, "5320"))
+	_, err := c.Request(testutil.Context(t), open(nil, wire.StatCallsHandledToday, "5320"))
 	wantCode(t, err, wire.ErrCodeInvalidAttribute)
 }

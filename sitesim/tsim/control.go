@@ -3,10 +3,11 @@ package tsim
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
-	"github.com/tandem-softphone/tandem/statserv"
+	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
@@ -129,7 +130,7 @@ func (s *Server) GracefulShutdown() {
 	defer s.mu.Unlock()
 	s.log.Info("graceful shutdown", "agents", len(s.agents))
 	s.shuttingDown = true
-	for _, dn := range sortedKeys(s.agents) {
+	for _, dn := range slices.Sorted(maps.Keys(s.agents)) {
 		if !s.busy[dn] {
 			s.forceLogout(s.agents[dn], wire.ReasonGracefulShutdownLogout)
 		}
@@ -150,8 +151,8 @@ func (s *Server) ShuttingDown() bool {
 	return s.shuttingDown
 }
 
-// AgentStat is the Stat Server's value getter: statserv.StatCallsHandledToday or
-// statserv.StatLoginTimeToday (seconds) of a configured agent. ok is false for an
+// AgentStat is the Stat Server's value getter: wire.StatCallsHandledToday or
+// wire.StatLoginTimeToday (seconds) of a configured agent. ok is false for an
 // unknown agent or statistic.
 func (s *Server) AgentStat(agentID, statType string) (int64, bool) {
 	s.mu.Lock()
@@ -160,13 +161,13 @@ func (s *Server) AgentStat(agentID, statType string) (int64, bool) {
 }
 
 func (s *Server) agentStat(agentID, statType string) (int64, bool) {
-	if statType != statserv.StatCallsHandledToday && statType != statserv.StatLoginTimeToday {
+	if statType != wire.StatCallsHandledToday && statType != wire.StatLoginTimeToday {
 		return 0, false
 	}
 	if _, ok := s.opts.Dir.PersonByAgentID(agentID); !ok {
 		return 0, false
 	}
-	if statType == statserv.StatCallsHandledToday {
+	if statType == wire.StatCallsHandledToday {
 		return 0, true // no calls are simulated yet
 	}
 	now := s.opts.Now()
@@ -192,19 +193,10 @@ func (s *Server) agentStat(agentID, statType string) (int64, bool) {
 
 // Snapshot is the T-Server's state for the simulator's status.
 type Snapshot struct {
-	ShuttingDown bool          `json:"shutting_down"`
-	Members      []MemberState `json:"members"`
-	DNs          []DNState     `json:"dns"`
-	Agents       []AgentState  `json:"agents"`
-}
-
-// MemberState is one server of the pair.
-type MemberState struct {
-	Member string `json:"member"` // "primary" or "backup"
-	Addr   string `json:"addr"`
-	Mode   string `json:"mode"` // "up", "closed", "blackhole"
-	Role   string `json:"role"` // the role it announces
-	Links  int    `json:"links"`
+	ShuttingDown bool                `json:"shutting_down"`
+	Members      []link.MemberStatus `json:"members"`
+	DNs          []DNState           `json:"dns"`
+	Agents       []AgentState        `json:"agents"`
 }
 
 // DNState is one DN of the site.
@@ -229,28 +221,20 @@ type AgentState struct {
 
 // Snapshot returns the current state.
 func (s *Server) Snapshot() Snapshot {
-	dns := s.siteDNs()
-	var snap Snapshot
-	for _, m := range []Member{Primary, Backup} {
-		snap.Members = append(snap.Members, MemberState{
-			Member: m.String(),
-			Addr:   s.Addr(m),
-			Mode:   s.Mode(m).String(),
-			Role:   s.Role(m),
-			Links:  s.Links(m),
-		})
-	}
+	dns := s.opts.Dir.DNs(s.opts.Site)
+	snap := Snapshot{Members: s.pair.Members()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap.ShuttingDown = s.shuttingDown
-	for _, dn := range dns {
+	for _, d := range dns {
+		dn := d.Number
 		st := DNState{DN: dn, InService: s.inService[dn], Busy: s.busy[dn], Links: len(s.regs[dn])}
 		if a := s.agents[dn]; a != nil {
 			st.AgentID = a.id
 		}
 		snap.DNs = append(snap.DNs, st)
 	}
-	for _, dn := range sortedKeys(s.agents) {
+	for _, dn := range slices.Sorted(maps.Keys(s.agents)) {
 		a := s.agents[dn]
 		snap.Agents = append(snap.Agents, AgentState{
 			AgentID:    a.id,
@@ -263,13 +247,4 @@ func (s *Server) Snapshot() Snapshot {
 		})
 	}
 	return snap
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

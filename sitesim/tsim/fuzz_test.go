@@ -24,7 +24,7 @@ func FuzzDispatch(f *testing.F) {
 	}
 	f.Cleanup(func() { s.Close() })
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cl := &client{member: Primary, dns: map[string]bool{}}
+		cl := &client{member: link.Primary, dns: map[string]bool{}}
 		r := bytes.NewReader(data)
 		s.mu.Lock()
 		defer func() {

@@ -3,19 +3,17 @@ package tsim
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/sitesim/directory"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
-const wait = 5 * time.Second
-
-var quiet = slog.New(slog.DiscardHandler)
+var quiet = testutil.Quiet()
 
 // testDir holds three agents with DNs 5001..5003 at site 1 and 6001..6003 at site 2.
 func testDir() *directory.Directory {
@@ -50,39 +48,15 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// observed collects what the Server hands to OnEvent.
-type observed struct {
-	mu  sync.Mutex
-	evs []Event
-}
-
-func (o *observed) add(e Event) {
-	o.mu.Lock()
-	o.evs = append(o.evs, e)
-	o.mu.Unlock()
-}
-
-func (o *observed) all() []Event {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]Event(nil), o.evs...)
-}
-
 // count returns how many observed events have that name.
-func (o *observed) count(name string) int {
-	n := 0
-	for _, e := range o.all() {
-		if e.Msg.Name == name {
-			n++
-		}
-	}
-	return n
+func count(obs *testutil.Recorder[Event], name string) int {
+	return obs.Count(func(e Event) bool { return e.Msg.Name == name })
 }
 
 // start runs a Server for site 1 on loopback ephemeral ports.
-func start(t *testing.T, edit func(*Options)) (*Server, *observed) {
+func start(t *testing.T, edit func(*Options)) (*Server, *testutil.Recorder[Event]) {
 	t.Helper()
-	obs := &observed{}
+	obs := testutil.NewRecorder[Event]()
 	opts := Options{
 		Site:        1,
 		SiteName:    "Test_SiteA",
@@ -90,7 +64,7 @@ func start(t *testing.T, edit func(*Options)) (*Server, *observed) {
 		PrimaryAddr: "127.0.0.1:0",
 		BackupAddr:  "127.0.0.1:0",
 		Link:        link.Options{Logger: quiet},
-		OnEvent:     obs.add,
+		OnEvent:     obs.Add,
 		Logger:      quiet,
 	}
 	if edit != nil {
@@ -128,7 +102,7 @@ func dial(t *testing.T, addr string) *tclient {
 }
 
 func (tc *tclient) req(name string, attrs wire.KVList) (wire.Message, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait)
 	defer cancel()
 	return tc.c.Request(ctx, wire.Message{Name: name, Attrs: attrs})
 }
@@ -175,8 +149,8 @@ func (tc *tclient) next(want string) wire.Message {
 			tc.t.Fatalf("unsolicited %s has RefID %d", m.Name, m.RefID)
 		}
 		return m
-	case <-time.After(wait):
-		tc.t.Fatalf("no %s within %v", want, wait)
+	case <-time.After(testutil.Wait):
+		tc.t.Fatalf("no %s within %v", want, testutil.Wait)
 	}
 	return wire.Message{}
 }
@@ -206,18 +180,6 @@ func loginAttrs(dn, agentID, place string, workMode int64) wire.KVList {
 func reasonsOf(m wire.Message) (ext, reasons string) {
 	return m.Attrs.List(wire.AttrExtensions).String(wire.AttrReasonCode),
 		m.Attrs.List(wire.AttrReasons).String(wire.AttrReasonCode)
-}
-
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, wait)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // registered dials addr, registers dn and checks the answer's state.

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/tandem-softphone/tandem/link"
-	"github.com/tandem-softphone/tandem/statserv"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
@@ -312,15 +311,11 @@ func (s *Server) private(cl *client, req wire.Message) (wire.Message, *refusal) 
 		if s.shuttingDown {
 			shutting = 1
 		}
-		role := "backup"
-		if cl.member == s.active {
-			role = "primary"
-		}
 		ext = wire.KVList{}.
 			Add(ExtSite, s.opts.Site).
 			Add(ExtSiteName, s.opts.SiteName).
 			Add(ExtShuttingDown, shutting).
-			Add(wire.AttrServerRole, role).
+			Add(wire.AttrServerRole, s.pair.Role(cl.member)).
 			Add(ExtMember, cl.member.String())
 	case PrivateAgentStats:
 		agentID := req.Attrs.List(wire.AttrExtensions).String(wire.AttrAgentID)
@@ -332,15 +327,15 @@ func (s *Server) private(cl *client, req wire.Message) (wire.Message, *refusal) 
 		if agentID == "" {
 			return wire.Message{}, refuse(wire.ErrCodeInvalidAttribute, "agent statistics need Extensions {AgentID} or a ThisDN with an agent logged in")
 		}
-		calls, ok := s.agentStat(agentID, statserv.StatCallsHandledToday)
+		calls, ok := s.agentStat(agentID, wire.StatCallsHandledToday)
 		if !ok {
 			return wire.Message{}, refuse(wire.ErrCodeNotFound, "agent %s is not configured", agentID)
 		}
-		login, _ := s.agentStat(agentID, statserv.StatLoginTimeToday)
+		login, _ := s.agentStat(agentID, wire.StatLoginTimeToday)
 		ext = wire.KVList{}.
 			Add(wire.AttrAgentID, agentID).
-			Add(statserv.StatCallsHandledToday, calls).
-			Add(statserv.StatLoginTimeToday, login)
+			Add(wire.StatCallsHandledToday, calls).
+			Add(wire.StatLoginTimeToday, login)
 	default:
 		return wire.Message{}, refuse(wire.ErrCodeInvalidAttribute, "PrivateMsgID %d is not a known private service (known: %d site info, %d agent statistics)",
 			id, PrivateSiteInfo, PrivateAgentStats)

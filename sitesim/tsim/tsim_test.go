@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-softphone/tandem/internal/testutil"
 	"github.com/tandem-softphone/tandem/link"
-	"github.com/tandem-softphone/tandem/statserv"
 	"github.com/tandem-softphone/tandem/tserver"
 	"github.com/tandem-softphone/tandem/wire"
 )
@@ -17,8 +17,8 @@ import (
 // a second link on the same DN seeing every change unsolicited.
 func TestAgentLifecycle(t *testing.T) {
 	s, obs := start(t, nil)
-	desk := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
-	watcher := registered(t, s.Addr(Backup), "5001", wire.StateLoggedOut)
+	desk := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
+	watcher := registered(t, s.Addr(link.Backup), "5001", wire.StateLoggedOut)
 
 	if err := s.SetDNInService("5001", true, "registered"); err != nil {
 		t.Fatal(err)
@@ -94,10 +94,10 @@ func TestAgentLifecycle(t *testing.T) {
 
 	// The requester got its answers, not a second unsolicited copy; the
 	// observer saw each event once, answers with the request's RefID.
-	if n := obs.count(wire.EventAgentLogin); n != 1 {
+	if n := count(obs, wire.EventAgentLogin); n != 1 {
 		t.Errorf("observer saw %d EventAgentLogin, want 1", n)
 	}
-	for _, e := range obs.all() {
+	for _, e := range obs.All() {
 		if e.Msg.Name == wire.EventAgentLogin && (e.Msg.RefID == 0 || e.Member != "primary" || e.Site != 1) {
 			t.Errorf("observed login %+v: want the primary's answer with its RefID", e)
 		}
@@ -115,7 +115,7 @@ func TestAgentLifecycle(t *testing.T) {
 
 func TestLoginAutoInIsReady(t *testing.T) {
 	s, _ := start(t, func(o *Options) { o.AllowLoginOutOfService = true })
-	desk := registered(t, s.Addr(Primary), "5002", wire.StateLoggedOut)
+	desk := registered(t, s.Addr(link.Primary), "5002", wire.StateLoggedOut)
 	ans := desk.ok(wire.RequestAgentLogin, loginAttrs("5002", "1002", "Place_5002", wire.WorkModeAutoIn), wire.EventAgentLogin)
 	if ans.Attrs.String(wire.AttrAgentState) != wire.StateReady {
 		t.Fatalf("AutoIn login state %q, want Ready", ans.Attrs.String(wire.AttrAgentState))
@@ -131,7 +131,7 @@ func TestRefusals(t *testing.T) {
 	for _, dn := range []string{"5001", "5002", "5003"} {
 		s.SetDNInService(dn, true, "")
 	}
-	a := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
+	a := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
 	a.ok(wire.RequestRegisterAddress, dnAttrs("5002"), wire.EventRegistered)
 	a.ok(wire.RequestRegisterAddress, dnAttrs("5003"), wire.EventRegistered)
 	a.ok(wire.RequestAgentLogin, loginAttrs("5002", "1002", "Place_5002", 0), wire.EventAgentLogin)
@@ -179,7 +179,7 @@ func TestRefusals(t *testing.T) {
 	a.t = t
 
 	// Another link has not registered 5002: it may not act on it.
-	b := dial(t, s.Addr(Backup))
+	b := dial(t, s.Addr(link.Backup))
 	b.refused(wire.RequestAgentReady, dnAttrs("5002"), wire.ErrCodeNotRegistered)
 	b.refused(wire.RequestUnregisterAddress, dnAttrs("5002"), wire.ErrCodeNotRegistered)
 
@@ -188,7 +188,7 @@ func TestRefusals(t *testing.T) {
 	a.next(wire.EventDNOutOfService)
 	a.refused(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.ErrCodeOutOfService)
 
-	if n := obs.count(wire.EventError); n < len(cases) {
+	if n := count(obs, wire.EventError); n < len(cases) {
 		t.Errorf("observer saw %d EventError, want at least %d", n, len(cases))
 	}
 }
@@ -197,7 +197,7 @@ func TestPrivateServices(t *testing.T) {
 	clk := &clock{now: time.Date(2025, 3, 4, 10, 0, 0, 0, time.Local)}
 	s, _ := start(t, func(o *Options) { o.Now = clk.Now })
 	s.SetDNInService("5001", true, "")
-	desk := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
+	desk := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
 
 	ans := desk.ok(wire.RequestPrivateService, dnAttrs("5001").Add(wire.AttrPrivateMsgID, int64(PrivateSiteInfo)), wire.EventPrivateInfo)
 	ext := ans.Attrs.List(wire.AttrExtensions)
@@ -215,10 +215,10 @@ func TestPrivateServices(t *testing.T) {
 	clk.Advance(90 * time.Second)
 	stats := desk.ok(wire.RequestPrivateService, dnAttrs("5001").Add(wire.AttrPrivateMsgID, int64(PrivateAgentStats)), wire.EventPrivateInfo)
 	ext = stats.Attrs.List(wire.AttrExtensions)
-	if secs, _ := ext.Int(statserv.StatLoginTimeToday); secs != 90 || ext.String(wire.AttrAgentID) != "1001" {
+	if secs, _ := ext.Int(wire.StatLoginTimeToday); secs != 90 || ext.String(wire.AttrAgentID) != "1001" {
 		t.Fatalf("agent stats %v, want 90 s logged in for 1001", ext)
 	}
-	if calls, ok := ext.Int(statserv.StatCallsHandledToday); !ok || calls != 0 {
+	if calls, ok := ext.Int(wire.StatCallsHandledToday); !ok || calls != 0 {
 		t.Fatalf("agent stats %v, want 0 calls", ext)
 	}
 }
@@ -228,7 +228,7 @@ func TestPrivateServices(t *testing.T) {
 func TestAgentStat(t *testing.T) {
 	clk := &clock{now: time.Date(2025, 3, 4, 23, 0, 0, 0, time.Local)}
 	s, _ := start(t, func(o *Options) { o.Now = clk.Now; o.AllowLoginOutOfService = true })
-	desk := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
+	desk := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
 	stat := func(kind string) int64 {
 		t.Helper()
 		v, ok := s.AgentStat("1001", kind)
@@ -237,7 +237,7 @@ func TestAgentStat(t *testing.T) {
 		}
 		return v
 	}
-	if v := stat(statserv.StatLoginTimeToday); v != 0 {
+	if v := stat(wire.StatLoginTimeToday); v != 0 {
 		t.Fatalf("login time before any login %d", v)
 	}
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.EventAgentLogin)
@@ -246,17 +246,17 @@ func TestAgentStat(t *testing.T) {
 	clk.Advance(10 * time.Minute)
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.EventAgentLogin)
 	clk.Advance(5 * time.Minute)
-	if v := stat(statserv.StatLoginTimeToday); v != 15*60 {
+	if v := stat(wire.StatLoginTimeToday); v != 15*60 {
 		t.Fatalf("login time %d s, want 900", v)
 	}
-	if v := stat(statserv.StatCallsHandledToday); v != 0 {
+	if v := stat(wire.StatCallsHandledToday); v != 0 {
 		t.Fatalf("calls handled %d, want 0", v)
 	}
 	clk.Advance(time.Hour) // 00:25 the next day, still logged in since 23:20
-	if v := stat(statserv.StatLoginTimeToday); v != 25*60 {
+	if v := stat(wire.StatLoginTimeToday); v != 25*60 {
 		t.Fatalf("login time after midnight %d s, want 1500", v)
 	}
-	if _, ok := s.AgentStat("4242", statserv.StatLoginTimeToday); ok {
+	if _, ok := s.AgentStat("4242", wire.StatLoginTimeToday); ok {
 		t.Fatal("AgentStat of an unknown agent is ok")
 	}
 	if _, ok := s.AgentStat("1001", "TalkTime"); ok {
@@ -271,7 +271,7 @@ func TestAgentStat(t *testing.T) {
 func TestDNOutOfServiceForceLogout(t *testing.T) {
 	s, obs := start(t, nil)
 	s.SetDNInService("5001", true, "registered")
-	desk := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
+	desk := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", wire.WorkModeAutoIn), wire.EventAgentLogin)
 
 	if err := s.SetDNInService("5001", false, "expired"); err != nil {
@@ -305,7 +305,7 @@ func TestDNOutOfServiceForceLogout(t *testing.T) {
 	// BC-18: the desktop logs the agent back in.
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.EventAgentLogin)
 
-	if n := obs.count(wire.EventAgentLogout); n != 1 {
+	if n := count(obs, wire.EventAgentLogout); n != 1 {
 		t.Errorf("observer saw %d EventAgentLogout, want 1", n)
 	}
 	if err := s.SetDNInService("7777", false, ""); !errors.Is(err, ErrUnknownDN) {
@@ -318,9 +318,9 @@ func TestDNOutOfServiceForceLogout(t *testing.T) {
 // refuses new logins until Resume.
 func TestGracefulShutdown(t *testing.T) {
 	s, _ := start(t, func(o *Options) { o.AllowLoginOutOfService = true })
-	d1 := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
-	d2 := registered(t, s.Addr(Backup), "5002", wire.StateLoggedOut)
-	d3 := registered(t, s.Addr(Primary), "5003", wire.StateLoggedOut)
+	d1 := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
+	d2 := registered(t, s.Addr(link.Backup), "5002", wire.StateLoggedOut)
+	d3 := registered(t, s.Addr(link.Primary), "5003", wire.StateLoggedOut)
 	d1.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.EventAgentLogin)
 	d2.ok(wire.RequestAgentLogin, loginAttrs("5002", "1002", "Place_5002", 0), wire.EventAgentLogin)
 	if err := s.SetDNBusy("5002", true); err != nil {
@@ -362,7 +362,7 @@ func TestGracefulShutdown(t *testing.T) {
 // BC-17: a supervisor's logout carries the supervisor's reason code.
 func TestForceLogout(t *testing.T) {
 	s, _ := start(t, func(o *Options) { o.AllowLoginOutOfService = true })
-	desk := registered(t, s.Addr(Primary), "5003", wire.StateLoggedOut)
+	desk := registered(t, s.Addr(link.Primary), "5003", wire.StateLoggedOut)
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5003", "1003", "Place_5003", 0), wire.EventAgentLogin)
 
 	if err := s.ForceLogout("1003", ""); err == nil {
@@ -383,17 +383,17 @@ func TestForceLogout(t *testing.T) {
 // reconnected desktop finds the agent's state in EventRegistered.
 func TestLinkLossKeepsAgent(t *testing.T) {
 	s, _ := start(t, func(o *Options) { o.AllowLoginOutOfService = true })
-	desk := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
+	desk := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.EventAgentLogin)
 	desk.ok(wire.RequestAgentNotReady, dnAttrs("5001").Add(wire.AttrReasons, wire.KVList{}.Add(wire.AttrReasonCode, "Coffee")), wire.EventAgentNotReady)
 	desk.c.Close()
-	eventually(t, "registration dropped with its link", func() bool { return s.Snapshot().DNs[0].Links == 0 })
+	testutil.Eventually(t, "registration dropped with its link", func() bool { return s.Snapshot().DNs[0].Links == 0 })
 
 	snap := s.Snapshot()
 	if len(snap.Agents) != 1 || snap.Agents[0].AgentID != "1001" || snap.Agents[0].ReasonCode != "Coffee" {
 		t.Fatalf("agents after link loss: %+v", snap.Agents)
 	}
-	again := dial(t, s.Addr(Primary))
+	again := dial(t, s.Addr(link.Primary))
 	reg := again.ok(wire.RequestRegisterAddress, dnAttrs("5001"), wire.EventRegistered)
 	if reg.Attrs.String(wire.AttrAgentState) != wire.StateNotReady || reg.Attrs.String(wire.AttrAgentID) != "1001" ||
 		reg.Attrs.List(wire.AttrReasons).String(wire.AttrReasonCode) != "Coffee" {
@@ -407,12 +407,12 @@ func TestHAPairHotStandby(t *testing.T) {
 	for _, mode := range []link.Mode{link.Closed, link.Blackhole} {
 		t.Run(mode.String(), func(t *testing.T) {
 			s, _ := start(t, func(o *Options) { o.AllowLoginOutOfService = true })
-			if got := dial(t, s.Addr(Backup)).c.Peer().Role; got != "backup" {
+			if got := dial(t, s.Addr(link.Backup)).c.Peer().Role; got != "backup" {
 				t.Fatalf("backup announces %q while the primary is up", got)
 			}
 			events := make(chan tserver.Event, 100)
 			c := tserver.New(tserver.Options{
-				Name: "site1", Primary: s.Addr(Primary), Backup: s.Addr(Backup),
+				Name: "site1", Primary: s.Addr(link.Primary), Backup: s.Addr(link.Backup),
 				// BC-5: a blackholed primary is noticed by keep-alive.
 				Link:       link.Options{KeepAlive: 200 * time.Millisecond, RemoteKeepAlive: time.Second, Logger: quiet},
 				MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
@@ -425,8 +425,8 @@ func TestHAPairHotStandby(t *testing.T) {
 			if _, err := c.RegisterAddress(ctx, "5001"); err != nil {
 				t.Fatal(err)
 			}
-			if c.Member() != s.Addr(Primary) {
-				t.Fatalf("client on %s, want the primary %s", c.Member(), s.Addr(Primary))
+			if c.Member() != s.Addr(link.Primary) {
+				t.Fatalf("client on %s, want the primary %s", c.Member(), s.Addr(link.Primary))
 			}
 			if _, err := c.AgentLogin(ctx, tserver.Login{DN: "5001", Place: "Place_5001", AgentID: "1001", WorkMode: wire.WorkModeManualIn}); err != nil {
 				t.Fatal(err)
@@ -435,13 +435,13 @@ func TestHAPairHotStandby(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if err := s.SetMode(Primary, mode); err != nil {
+			if err := s.SetMode(link.Primary, mode); err != nil {
 				t.Fatal(err)
 			}
-			if s.Role(Backup) != "primary" || s.Role(Primary) != "backup" {
-				t.Fatalf("roles after the primary's death: primary=%s backup=%s", s.Role(Primary), s.Role(Backup))
+			if s.Role(link.Backup) != "primary" || s.Role(link.Primary) != "backup" {
+				t.Fatalf("roles after the primary's death: primary=%s backup=%s", s.Role(link.Primary), s.Role(link.Backup))
 			}
-			eventually(t, "client moved to the backup", func() bool { return c.Member() == s.Addr(Backup) })
+			testutil.Eventually(t, "client moved to the backup", func() bool { return c.Member() == s.Addr(link.Backup) })
 			info, err := c.QueryAddress(ctx, "5001")
 			if err != nil {
 				t.Fatal(err)
@@ -449,18 +449,18 @@ func TestHAPairHotStandby(t *testing.T) {
 			if info.AgentID != "1001" || info.State != wire.StateReady {
 				t.Fatalf("backup serves %+v, want agent 1001 Ready", info)
 			}
-			if got := dial(t, s.Addr(Backup)).c.Peer().Role; got != "primary" {
+			if got := dial(t, s.Addr(link.Backup)).c.Peer().Role; got != "primary" {
 				t.Fatalf("backup announces %q after taking over", got)
 			}
 			// The client re-registered on the backup: unsolicited events reach it there.
 			s.ForceLogout("1001", "supervisor")
 			waitLogout(t, events, "supervisor")
 			// The old primary comes back as the backup.
-			if err := s.SetMode(Primary, link.Up); err != nil {
+			if err := s.SetMode(link.Primary, link.Up); err != nil {
 				t.Fatal(err)
 			}
-			if s.Role(Primary) != "backup" || s.Role(Backup) != "primary" {
-				t.Fatalf("roles after revival: primary=%s backup=%s", s.Role(Primary), s.Role(Backup))
+			if s.Role(link.Primary) != "backup" || s.Role(link.Backup) != "primary" {
+				t.Fatalf("roles after revival: primary=%s backup=%s", s.Role(link.Primary), s.Role(link.Backup))
 			}
 			snap := s.Snapshot()
 			if snap.Members[0].Mode != "up" || snap.Members[1].Role != "primary" || snap.Members[1].Links == 0 {
@@ -474,8 +474,8 @@ func TestHAPairHotStandby(t *testing.T) {
 // unsolicited events of DNs registered on it.
 func TestBlackholeIsSilent(t *testing.T) {
 	s, _ := start(t, nil)
-	desk := registered(t, s.Addr(Primary), "5001", wire.StateLoggedOut)
-	s.SetMode(Primary, link.Blackhole)
+	desk := registered(t, s.Addr(link.Primary), "5001", wire.StateLoggedOut)
+	s.SetMode(link.Primary, link.Blackhole)
 	s.SetDNInService("5001", true, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -487,7 +487,7 @@ func TestBlackholeIsSilent(t *testing.T) {
 		t.Fatalf("blackholed member sent %s", m)
 	default:
 	}
-	s.SetMode(Primary, link.Up)
+	s.SetMode(link.Primary, link.Up)
 	desk.ok(wire.RequestQueryAddress, dnAttrs("5001"), wire.EventAddressInfo)
 }
 
@@ -508,7 +508,7 @@ func TestNewChecksOptions(t *testing.T) {
 // waitLogout waits for the client's EventAgentLogout and checks its ReasonCode.
 func waitLogout(t *testing.T, events <-chan tserver.Event, reason string) {
 	t.Helper()
-	timeout := time.After(wait)
+	timeout := time.After(testutil.Wait)
 	for {
 		select {
 		case e := <-events:
@@ -520,7 +520,7 @@ func waitLogout(t *testing.T, events <-chan tserver.Event, reason string) {
 			}
 			return
 		case <-timeout:
-			t.Fatalf("no EventAgentLogout within %v", wait)
+			t.Fatalf("no EventAgentLogout within %v", testutil.Wait)
 		}
 	}
 }
