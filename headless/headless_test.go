@@ -1,0 +1,284 @@
+package headless
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandem-softphone/tandem/config"
+	"github.com/tandem-softphone/tandem/continuity"
+	"github.com/tandem-softphone/tandem/core"
+	"github.com/tandem-softphone/tandem/internal/testutil"
+)
+
+func TestParseCommand(t *testing.T) {
+	for _, tc := range []struct {
+		line, err string
+		want      Command
+	}{
+		{line: `{"cmd":"ready"}`, want: Command{Cmd: CmdReady}},
+		{line: `{"cmd":"not-ready","reason":"Break","id":"a"}`, want: Command{Cmd: CmdNotReady, Reason: "Break", ID: json.RawMessage(`"a"`)}},
+		{line: `{"cmd":"expire-registration","site":2}`, want: Command{Cmd: CmdExpireRegistration, Site: 2}},
+		{line: `{"cmd":"relaunch"}`, want: Command{Cmd: CmdRelaunch}},
+		{line: `{"cmd":"expire-registration"}`, err: "needs \"site\"", want: Command{Cmd: CmdExpireRegistration}},
+		{line: `{"cmd":"ready","site":1}`, err: "takes no", want: Command{Cmd: CmdReady}},
+		{line: `{"cmd":"dial"}`, err: "unknown cmd", want: Command{Cmd: "dial"}},
+		{line: `{"cmd":"ready","sitee":1}`, err: "unknown field"},
+		{line: `{"cmd":"ready"} {"cmd":"quit"}`, err: "one command object per line"},
+		{line: `ready`, err: "not a command object"},
+	} {
+		got, err := ParseCommand([]byte(tc.line))
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: error %v, want %q", tc.line, err, tc.err)
+		}
+		if got.Cmd != tc.want.Cmd || got.Reason != tc.want.Reason || got.Site != tc.want.Site || !bytes.Equal(got.ID, tc.want.ID) {
+			t.Errorf("%s: %+v, want %+v", tc.line, got, tc.want)
+		}
+	}
+}
+
+// FuzzParseCommand: any line is refused or gives a known command, never a
+// crash; a refused command never carries the password back.
+func FuzzParseCommand(f *testing.F) {
+	f.Fuzz(func(t *testing.T, line []byte) {
+		c, err := ParseCommand(line)
+		if err != nil {
+			if c.Password != "" {
+				t.Fatal("a refused command kept its password")
+			}
+			return
+		}
+		if !slices.Contains(commands, c.Cmd) {
+			t.Fatalf("accepted unknown cmd %q", c.Cmd)
+		}
+		if c.Site < 0 || c.Site > 2 {
+			t.Fatalf("accepted site %d", c.Site)
+		}
+	})
+}
+
+// lines collects emitted lines as "event k=v …" strings.
+type lines []string
+
+func (l *lines) emit(event string, kv ...any) {
+	var b strings.Builder
+	b.WriteString(event)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "steps" || kv[i] == "in_ms" || kv[i] == "at" || kv[i] == "duration_ms" {
+			continue
+		}
+		b.WriteString(" ")
+		b.WriteString(kv[i].(string))
+		b.WriteString("=")
+		data, _ := json.Marshal(kv[i+1])
+		b.Write(data)
+	}
+	*l = append(*l, b.String())
+}
+
+// The differ reports each change once, and lists never lose an entry.
+func TestDiff(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var d differ
+	var got lines
+	st := core.State{Phase: continuity.LoggedIn, Site: 1}
+	st.Agent = core.Agent{ID: "1001", DN: "5001", State: "Ready"}
+	st.Sites[0].SIP = core.Registration{State: "registered", Code: 200, Reason: "OK"}
+	st.Sites[0].Telephony = core.ServiceOn
+	st.Notices = []core.Notice{{Seq: 1, Level: continuity.Info, Site: 1, Text: "logged in at site 1"}}
+	st.Timelines = []continuity.Timeline{{Kind: "login", Trigger: "start", To: 1, Started: t0, Finished: t0.Add(time.Millisecond)}}
+	d.diff(st, t0, got.emit)
+	want := lines{
+		`phase phase="logged-in" site=1`,
+		`agent state="Ready" reason="" site=1 agent_id="1001" dn="5001" place=""`,
+		`registration site=1 state="registered" code=200 reason="OK"`,
+		`service site=1 service="telephony" status="on"`,
+		`notice level="info" site=1 text="logged in at site 1"`,
+		`login-started from=0 to=1 reason="start"`,
+		`login-finished from=0 to=1 reason="start" ok=true error=""`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("first diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	got = nil
+	d.diff(st, t0, got.emit)
+	if len(got) != 0 {
+		t.Fatalf("no change gave %q", got)
+	}
+
+	next := st
+	next.Sites[0].Telephony = core.ServiceOff
+	next.Notices = append(slices.Clone(st.Notices), core.Notice{Seq: 2, Level: continuity.Alarm, Site: 1, Text: "down"})
+	next.Countdowns = []core.Countdown{{What: "switchover", At: t0.Add(time.Second)}}
+	next.Timelines = append(slices.Clone(st.Timelines), continuity.Timeline{Kind: "switchover", Trigger: "x", From: 1, To: 2, Started: t0})
+	d.diff(next, t0, got.emit)
+	want = lines{
+		`service site=1 service="telephony" status="off"`,
+		`notice level="alarm" site=1 text="down"`,
+		`countdown what="switchover"`,
+		`switchover-started from=1 to=2 reason="x"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("second diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	got = nil
+	last := next
+	last.Countdowns = nil
+	last.Timelines = slices.Clone(next.Timelines)
+	last.Timelines[1].Finished = t0.Add(3 * time.Millisecond)
+	last.Timelines[1].Err = "boom"
+	d.diff(last, t0, got.emit)
+	want = lines{
+		`countdown-cleared what="switchover"`,
+		`switchover-finished from=1 to=2 reason="x" ok=false error="boom"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("third diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEncodeLine(t *testing.T) {
+	line := encodeLine(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "service", []any{"site", 1, "bad", make(chan int)})
+	want := `{"time":"2026-01-02T03:04:05Z","event":"service","site":1,"bad":"json: unsupported type: chan int"}` + "\n"
+	if string(line) != want {
+		t.Fatalf("%s\nwant %s", line, want)
+	}
+}
+
+// idleCore is a core that is not started: its state and the refusals of
+// its intents are enough for the protocol.
+func idleCore(t *testing.T) *core.Core {
+	t.Helper()
+	cfg := config.Default()
+	cfg.UserName = "agent1"
+	for i := range cfg.Sites {
+		cfg.Sites[i].Application = "app"
+		cfg.Sites[i].Place = "place"
+		cfg.Sites[i].ConfigServer.Primary = config.Endpoint{Host: "127.0.0.1", Port: 1}
+	}
+	c, err := core.New(core.Options{Config: cfg, Logger: testutil.Quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// readLines decodes JSON lines until the reader ends.
+func readLines(t *testing.T, r io.Reader, out *testutil.Recorder[map[string]any]) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Errorf("not a JSON line: %q", sc.Text())
+			return
+		}
+		out.Add(m)
+	}
+}
+
+func isReply(cmd string) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["event"] == "reply" && m["cmd"] == cmd }
+}
+
+// Serve: a started line first; a refused, an over-long and a failing
+// command get an error reply each and the reading goes on; the reply
+// carries the id back.
+func TestServeCommands(t *testing.T) {
+	ended := make(chan error, 1)
+	s := New(Options{Core: idleCore(t), Logger: testutil.Quiet(), Hello: []any{"user", "agent1"},
+		InputEnded: func(err error) { ended <- err }})
+	in := strings.Join([]string{
+		`{"cmd":"ready","id":1}`,
+		strings.Repeat("x", MaxLine+10),
+		`{"cmd":"fly"}`,
+		``,
+		`{"cmd":"state","id":"s"}`,
+	}, "\n") + "\n"
+	pr, pw := io.Pipe()
+	rec := testutil.NewRecorder[map[string]any]()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		readLines(t, pr, rec)
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, strings.NewReader(in), pw) }()
+	if err := <-ended; err != nil {
+		t.Fatalf("input ended with %v", err)
+	}
+	cancel()
+	if err := <-served; err != context.Canceled {
+		t.Fatalf("Serve: %v", err)
+	}
+	pw.Close()
+	<-done
+
+	if first := rec.Next(t); first["event"] != "started" || first["user"] != "agent1" {
+		t.Fatalf("first line %v", first)
+	}
+	r := rec.Await(t, "ready reply", isReply("ready"))
+	if r["ok"] != false || r["id"] != 1.0 || !strings.Contains(r["error"].(string), "not logged in") {
+		t.Fatalf("ready reply %v", r)
+	}
+	r = rec.Await(t, "too-long reply", isReply(""))
+	if !strings.Contains(r["error"].(string), "longer than") {
+		t.Fatalf("long line reply %v", r)
+	}
+	r = rec.Await(t, "unknown cmd reply", isReply("fly"))
+	if r["ok"] != false {
+		t.Fatalf("fly reply %v", r)
+	}
+	st := rec.Await(t, "state", func(m map[string]any) bool { return m["event"] == "state" })
+	if st["state"].(map[string]any)["user"] != "agent1" {
+		t.Fatalf("state %v", st)
+	}
+	if r := rec.Await(t, "state reply", isReply("state")); r["ok"] != true || r["id"] != "s" {
+		t.Fatalf("state reply %v", r)
+	}
+}
+
+// The control port serves loopback only, and each connection gets its own
+// replies.
+func TestControlPort(t *testing.T) {
+	if _, err := Listen("0.0.0.0:0"); err == nil {
+		t.Fatal("Listen on every interface accepted")
+	}
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Core: idleCore(t), Logger: testutil.Quiet()})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		s.ServeControl(ctx, ln)
+	}()
+	defer func() {
+		cancel()
+		<-served
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rec := testutil.NewRecorder[map[string]any]()
+	go readLines(t, conn, rec)
+	if _, err := conn.Write([]byte(`{"cmd":"switch-site","id":2}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if r := rec.Await(t, "switch-site reply", isReply("switch-site")); r["ok"] != false || r["id"] != 2.0 {
+		t.Fatalf("reply %v", r)
+	}
+}
