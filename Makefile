@@ -12,9 +12,9 @@ setup:
 build: setup
 	$(GO) build ./...
 
-# Starts the two simulated sites (the desktop arrives with the desktop issues).
+# Starts the desktop on the built-in demo sites, demo agent1 logged in.
 run: setup
-	$(GO) run ./cmd/sitesim --demo
+	$(GO) run ./cmd/desktop --demo
 
 test: setup lint unit
 
