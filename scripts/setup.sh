@@ -10,6 +10,9 @@ DEB_PACKAGES=(
   libopus-dev libopusfile-dev
   kamailio
   sip-tester baresip
+  libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev
+  libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev
+  xvfb xauth xdotool imagemagick libgl1-mesa-dri
 )
 
 # Go tools, pinned.

@@ -1,0 +1,102 @@
+package gui
+
+import (
+	"context"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/tandem-softphone/tandem/assets"
+	"github.com/tandem-softphone/tandem/continuity"
+	"github.com/tandem-softphone/tandem/core"
+)
+
+// dialKeys are the dial pad's keys, row by row.
+const dialKeys = "123456789*0#"
+
+// dialPad is a number field with a dial pad and the call button.
+type dialPad struct {
+	u       *UI
+	card    *widget.Card
+	number  *widget.Entry
+	keys    map[rune]*widget.Button
+	erase   *widget.Button
+	call    *widget.Button
+	note    *widget.Label
+	failure *failureLabel
+}
+
+func newDialPad(u *UI) *dialPad {
+	d := &dialPad{u: u, keys: map[rune]*widget.Button{}}
+	d.number = widget.NewEntry()
+	d.number.SetPlaceHolder("Number to call")
+	d.number.OnChanged = func(string) { d.render(d.u.st) }
+	d.number.OnSubmitted = func(string) {
+		if !d.call.Disabled() {
+			d.onCall()
+		}
+	}
+	grid := container.NewGridWithColumns(3)
+	for _, k := range dialKeys {
+		b := widget.NewButton(string(k), func() { d.press(k) })
+		d.keys[k] = b
+		grid.Add(b)
+	}
+	d.erase = widget.NewButtonWithIcon("", theme.NavigateBackIcon(), d.backspace)
+	d.call = widget.NewButtonWithIcon("Call", theme.NewThemedResource(assets.Call), d.onCall)
+	d.call.Importance = widget.SuccessImportance
+	d.note = caption("")
+	d.note.Wrapping = fyne.TextWrapWord
+	d.failure = newFailureLabel()
+	d.card = card("Dial", container.New(&fixedWidth{width: 220}, container.NewVBox(
+		container.NewBorder(nil, nil, nil, d.erase, d.number),
+		grid,
+		d.call,
+		d.note,
+		d.failure.label,
+	)))
+	return d
+}
+
+// press adds a key's character to the number.
+func (d *dialPad) press(k rune) {
+	d.number.SetText(d.number.Text + string(k))
+}
+
+func (d *dialPad) backspace() {
+	if r := []rune(d.number.Text); len(r) > 0 {
+		d.number.SetText(string(r[:len(r)-1]))
+	}
+}
+
+func (d *dialPad) dialer() Dialer {
+	dl, _ := d.u.b.(Dialer)
+	return dl
+}
+
+func (d *dialPad) render(st core.State) {
+	dl := d.dialer()
+	enable(d.call, dl != nil && st.Phase == continuity.LoggedIn && strings.TrimSpace(d.number.Text) != "")
+	switch {
+	case dl == nil:
+		d.note.SetText("Calling is not available in this version.")
+	case st.Phase != continuity.LoggedIn:
+		d.note.SetText("Calls can be made once you are logged in at a site.")
+	default:
+		d.note.SetText("")
+	}
+	d.note.Hidden = d.note.Text == ""
+	d.note.Refresh()
+}
+
+func (d *dialPad) onCall() {
+	dl := d.dialer()
+	if dl == nil {
+		return
+	}
+	number := strings.TrimSpace(d.number.Text)
+	d.u.intent("dial", func(ctx context.Context) error { return dl.Dial(ctx, number) }, d.failure.done("Call "+number))
+}
