@@ -15,16 +15,17 @@ const (
 )
 
 // tandemTheme is Fyne's default theme, held to one variant when the agent
-// chose one, with darker status colours in the light variant: Fyne's bright
-// green, orange and red carry white text and lamps on white at a contrast
-// too low to read (about 1.6:1 for the green); these reach 4.5:1.
+// chose one, with darker status colours: Fyne's bright green, orange and red
+// carry white text (and, in the light variant, lamps on white) at a contrast
+// too low to read (about 1.6:1 for the green); these reach 4.5:1 for the
+// text in both variants and stay above 3:1 as lamps on the dark background.
 type tandemTheme struct {
 	fyne.Theme
 	forced  bool
 	variant fyne.ThemeVariant
 }
 
-var lightStatus = map[fyne.ThemeColorName]color.Color{
+var statusColors = map[fyne.ThemeColorName]color.Color{
 	theme.ColorNameSuccess: color.NRGBA{R: 0x1b, G: 0x7f, B: 0x3b, A: 0xff},
 	theme.ColorNameWarning: color.NRGBA{R: 0xb4, G: 0x53, B: 0x09, A: 0xff},
 	theme.ColorNameError:   color.NRGBA{R: 0xc6, G: 0x28, B: 0x28, A: 0xff},
@@ -34,7 +35,7 @@ func (t tandemTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Col
 	if t.forced {
 		v = t.variant
 	}
-	if c, ok := lightStatus[n]; ok && v == theme.VariantLight {
+	if c, ok := statusColors[n]; ok {
 		return c
 	}
 	return t.Theme.Color(n, v)

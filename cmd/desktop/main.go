@@ -1,8 +1,8 @@
-// Command desktop is Tandem's agent desktop. This build runs without a
-// window: --headless prints the application core's changes as JSON lines on
-// stdout and takes commands as JSON lines on stdin (docs/headless.md);
+// Command desktop is Tandem's agent desktop: a window (package gui) on the
+// application core, or with --headless no window: the core's changes as JSON
+// lines on stdout and commands as JSON lines on stdin (docs/headless.md).
 // --demo starts the two simulated sites in-process and logs demo agent1 in.
-// The logic is in packages core and headless.
+// The logic is in packages core, gui and headless.
 package main
 
 import (
@@ -74,18 +74,18 @@ func desktop(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := pflag.NewFlagSet("desktop", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: desktop --headless [flags]
-       desktop --demo [--headless] [flags]
+		fmt.Fprint(stderr, `Usage: desktop [--demo] [--headless] [flags]
 
-Runs the agent desktop without a window: JSON lines on stdout for every
-change, commands as JSON lines on stdin (see docs/headless.md). The password
-comes from --password-file, TANDEM_PASSWORD or a login command.
+Runs the agent desktop. With --headless there is no window: JSON lines on
+stdout for every change, commands as JSON lines on stdin (see
+docs/headless.md). The password comes from the login window,
+--password-file, TANDEM_PASSWORD or a login command.
 
 `)
 		fs.PrintDefaults()
 	}
 	var f flags
-	fs.BoolVar(&f.headless, "headless", false, "run without a window (the only mode of this build)")
+	fs.BoolVar(&f.headless, "headless", false, "run without a window: JSON lines on stdout, commands on stdin")
 	fs.BoolVar(&f.demo, "demo", false, "start the two simulated sites in-process and log demo agent1 (or --user) in")
 	fs.BoolVar(&f.demoEphemeral, "ephemeral", false, "with --demo: let the system pick the simulated sites' ports (as sitesim --ephemeral)")
 	fs.StringVar(&f.passwordFile, "password-file", "", "read the agent's password from this `file`")
@@ -110,12 +110,6 @@ comes from --password-file, TANDEM_PASSWORD or a login command.
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log) // sipgo logs through the default logger
-	if !f.headless && !f.demo {
-		return usageError{errors.New("this build has no window yet: run with --headless (or --demo)")}
-	}
-	if !f.headless {
-		log.Info("no window in this build yet: the demo runs headless")
-	}
 
 	password, err := readPassword(f.passwordFile)
 	if err != nil {
@@ -152,6 +146,25 @@ comes from --password-file, TANDEM_PASSWORD or a login command.
 	// The core outlives a signal: the signal asks for a graceful Quit.
 	c.Start(context.Background())
 	defer c.Close()
+
+	if !f.headless {
+		if password != "" && cfg.UserName != "" {
+			go func() {
+				lctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				if err := c.Login(lctx, "", password); err != nil {
+					log.Error("login", "user", cfg.UserName, "err", err)
+				}
+			}()
+		}
+		runWindow(ctx, c, log)
+		qctx, cancel := context.WithTimeout(context.Background(), quitTimeout)
+		defer cancel()
+		if err := c.Quit(qctx); err != nil && !errors.Is(err, core.ErrClosed) {
+			log.Warn("quit", "err", err)
+		}
+		return nil
+	}
 
 	srvCtx, stopSrv := context.WithCancel(context.Background())
 	defer stopSrv()

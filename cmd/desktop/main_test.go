@@ -364,11 +364,10 @@ func TestHeadlessDemo(t *testing.T) {
 	}
 }
 
-// Without --headless or --demo there is nothing to run in this build: a
-// usage error.
+// Arguments it does not take and bad flag values are usage errors.
 func TestUsage(t *testing.T) {
 	var stderr testutil.SyncBuffer
-	if code := run(context.Background(), nil, strings.NewReader(""), io.Discard, &stderr); code != 2 {
+	if code := run(context.Background(), []string{"--headless", "extra"}, strings.NewReader(""), io.Discard, &stderr); code != 2 {
 		t.Fatalf("exit code %d, want 2; stderr: %s", code, stderr.String())
 	}
 	if code := run(context.Background(), []string{"--headless", "--log-level", "loud"}, strings.NewReader(""), io.Discard, &stderr); code != 2 {

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"github.com/tandem-softphone/tandem/assets"
+	"github.com/tandem-softphone/tandem/core"
+	"github.com/tandem-softphone/tandem/gui"
+)
+
+// runWindow shows the desktop's window on the core until the agent closes
+// it (the GUI then quits the core gracefully), the core stops, or ctx ends.
+// It must run on the main goroutine: the window system wants it.
+func runWindow(ctx context.Context, c *core.Core, log *slog.Logger) {
+	// FyneApp.toml is read only beside the binary or in the working
+	// directory: say the same in code so the app behaves alike from anywhere.
+	app.SetMetadata(fyne.AppMetadata{ID: gui.AppID, Name: "Tandem", Version: "0.1.0", Icon: assets.Icon,
+		Migrations: map[string]bool{"fyneDo": true}})
+	a := app.NewWithID(gui.AppID)
+	a.SetIcon(assets.Icon)
+	ui := gui.New(a, c, gui.Options{Logger: log})
+	go func() {
+		select {
+		case <-ctx.Done():
+			log.Info("signal: closing the window")
+		case <-c.Done():
+		}
+		fyne.Do(a.Quit)
+	}()
+	ui.Run()
+}
