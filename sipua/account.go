@@ -47,6 +47,13 @@ type Account struct {
 	// TLSServerName is the name the registrar's certificate must carry; it
 	// defaults to the registrar's host.
 	TLSServerName string
+	// DirectCalls sends the INVITEs of calls straight to the host of the
+	// called URI instead of through the registrar (the outbound proxy by
+	// default): for registrars that do not route calls.
+	DirectCalls bool
+	// SRTP makes the account's calls offer SRTP (SDES, RFC 4568) and
+	// refuse offers without it.
+	SRTP bool
 }
 
 // LogValue keeps the password out of logs.

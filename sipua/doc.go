@@ -11,9 +11,22 @@
 // the registrar answers, the machine's addresses change or it wakes from
 // sleep. State changes are delivered in order as Events.
 //
+// Calls go out through an account (its registrar is the outbound proxy)
+// and come in through any; each is a Call, whose changes are CallEvents.
+// A call's dialog is kept as a plain DialogState, from which every
+// in-dialog request is built, so that a stored call can be restored in a
+// fresh endpoint. Its audio is one rtpstream.Stream, connected to the
+// audio devices while it is the call that talks: answering a second call,
+// or resuming one, holds the others.
+//
 // The package is laid out one concept per file: endpoint.go (life cycle),
 // account.go and options.go (configuration), register.go (the registration
 // state machine), auth.go (digest), probe.go (liveness), netwatch.go
 // (network and sleep), tls.go (per-account TLS), server.go (incoming
-// requests), events.go (what the application is told), clock.go (time).
+// requests), events.go (what the application is told), clock.go (time);
+// for calls: call.go (the Call handle and its states), dialog.go (dialog
+// state and in-dialog requests), request.go (sending them), invite_out.go
+// and invite_in.go (setting calls up), hold.go (re-INVITE both ways),
+// hangup.go (BYE, CANCEL), dtmf.go, transfer.go (REFER, NOTIFY, Replaces)
+// and media.go (the stream and the audio devices).
 package sipua

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -51,6 +52,21 @@ type Endpoint struct {
 	lifeMu   sync.Mutex // serialises Start and Close
 	started  bool
 	stopping bool
+	// closing is closed when Close begins: no new calls, and calls still
+	// setting up give up.
+	closing chan struct{}
+	// abort is closed when Close has waited long enough for calls to end:
+	// what still waits on the network gives up.
+	abort chan struct{}
+	live  atomic.Bool // started and not closing
+
+	callsMu sync.Mutex
+	calls   map[string]*Call    // by ID, until ended
+	dialogs map[dialogKey]*Call // by Call-ID and our tag
+	callWG  sync.WaitGroup      // goroutines of calls: INVITE, BYE, NOTIFY…; see goCall
+	waiting bool                // Close waits for callWG: no more goroutines (callsMu)
+	audioMu sync.Mutex
+	audio   talker // the call connected to the audio devices
 }
 
 // New checks opts and returns an Endpoint that is not yet listening.
@@ -66,6 +82,10 @@ func New(opts Options) (*Endpoint, error) {
 		sites:          make(map[string]*registration),
 		interfaceAddrs: net.InterfaceAddrs,
 		closed:         make(chan struct{}),
+		closing:        make(chan struct{}),
+		abort:          make(chan struct{}),
+		calls:          make(map[string]*Call),
+		dialogs:        make(map[dialogKey]*Call),
 	}
 	for _, a := range opts.Accounts {
 		r := newRegistration(e, a)
@@ -102,6 +122,7 @@ func (e *Endpoint) Start(ctx context.Context) error {
 		e.loops.Go(func() { r.probeLoop(runCtx) })
 	}
 	e.loops.Go(func() { e.watch(runCtx) })
+	e.live.Store(true)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -246,20 +267,7 @@ func (c *readyPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // contactFor is the Contact URI registered for a: our listening address for
 // the account's transport, where the registrar will send incoming requests.
 func (e *Endpoint) contactFor(a Account) sip.Uri {
-	u := sip.Uri{Scheme: "sip", User: a.User, Host: e.opts.LocalIP}
-	switch a.Transport {
-	case TransportUDP:
-		u.Port = e.udpConn.LocalAddr().(*net.UDPAddr).Port
-	case TransportTCP:
-		u.Port = e.tcpLn.Addr().(*net.TCPAddr).Port
-		u.UriParams = sip.NewParams()
-		u.UriParams.Add("transport", TransportTCP)
-	case TransportTLS:
-		u.Port = e.tlsLn.Addr().(*net.TCPAddr).Port
-		u.UriParams = sip.NewParams()
-		u.UriParams.Add("transport", TransportTLS)
-	}
-	return u
+	return e.contactOn(a.User, a.Transport)
 }
 
 // udpLocalAddr makes sipgo send a UDP request from our listening socket, so
@@ -290,9 +298,9 @@ func (e *Endpoint) Addr(transport string) net.Addr {
 	return nil
 }
 
-// Close un-REGISTERs the accounts that are registered (within
-// Options.CloseTimeout), delivers the last events and stops listening. It
-// is safe to call more than once.
+// Close hangs up every call and un-REGISTERs the accounts that are
+// registered (each within Options.CloseTimeout), delivers the last events
+// and stops listening. It is safe to call more than once.
 func (e *Endpoint) Close() error {
 	e.lifeMu.Lock()
 	defer e.lifeMu.Unlock()
@@ -300,14 +308,25 @@ func (e *Endpoint) Close() error {
 		return nil
 	}
 	e.stopping = true
+	e.live.Store(false)
+	close(e.closing)
 	if !e.started {
 		close(e.closed)
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.CloseTimeout)
+	e.hangupAll(ctx)
+	cancel()
+	close(e.abort)
+	e.callsMu.Lock()
+	e.waiting = true
+	e.callsMu.Unlock()
+	e.callWG.Wait()
+
 	e.stop()
 	e.loops.Wait()
 
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.CloseTimeout)
+	ctx, cancel = context.WithTimeout(context.Background(), e.opts.CloseTimeout)
 	var wg sync.WaitGroup
 	for _, r := range e.regs {
 		wg.Go(func() { r.unregister(ctx) })
@@ -343,6 +362,22 @@ func (e *Endpoint) closeStack() {
 		e.log.Debug("close", "error", err)
 	}
 }
+
+// goCall runs f on a goroutine of the calls, which Close waits for. Once
+// Close waits (every call has ended by then) f is not run, and goCall
+// reports false.
+func (e *Endpoint) goCall(f func()) bool {
+	e.callsMu.Lock()
+	defer e.callsMu.Unlock()
+	if e.waiting {
+		return false
+	}
+	e.callWG.Go(f)
+	return true
+}
+
+// running reports whether the endpoint is started and not closing.
+func (e *Endpoint) running() bool { return e.live.Load() }
 
 // deliver hands an event to the application, on the queue's goroutine.
 func (e *Endpoint) deliver(ev Event) {

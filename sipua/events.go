@@ -3,6 +3,8 @@ package sipua
 import (
 	"fmt"
 	"time"
+
+	"github.com/tandem-softphone/tandem/media/rtpstream"
 )
 
 // Event is something the endpoint tells the application through
@@ -81,3 +83,60 @@ type Registration struct {
 	// Refreshing is false after ExpireRegistration until resumed.
 	Refreshing bool
 }
+
+// CallEvent reports that a call changed: its state, hold, mute, transfer
+// progress or how it ended. It carries the call as it now is.
+type CallEvent struct {
+	CallInfo
+}
+
+func (CallEvent) isEvent() {}
+
+// DTMFEvent reports a digit the peer sent on a call.
+type DTMFEvent struct {
+	CallID   string
+	Digit    rune          // 0-9, *, #, A-D, or '!' for flash
+	Duration time.Duration // how long the key was held; 0 when not told
+	// Via is how it came: "rtp" (RFC 4733 telephone-event) or "info"
+	// (SIP INFO with application/dtmf-relay).
+	Via string
+}
+
+func (DTMFEvent) isEvent() {}
+
+// MediaEventKind says what a MediaEvent reports.
+type MediaEventKind int
+
+// The kinds of MediaEvent.
+const (
+	// MediaNoRTP: no RTP has come for Options.NoRTPTimeout although the
+	// call should receive it. Silence says for how long.
+	MediaNoRTP MediaEventKind = iota + 1
+	// MediaRTPResumed: RTP arrives again after MediaNoRTP.
+	MediaRTPResumed
+	// MediaQuality: the periodic quality report of a call with media,
+	// every Options.QualityInterval.
+	MediaQuality
+)
+
+func (k MediaEventKind) String() string {
+	switch k {
+	case MediaNoRTP:
+		return "no RTP"
+	case MediaRTPResumed:
+		return "RTP resumed"
+	case MediaQuality:
+		return "quality"
+	}
+	return fmt.Sprintf("MediaEventKind(%d)", int(k))
+}
+
+// MediaEvent reports on a call's media: an alarm or its quality.
+type MediaEvent struct {
+	CallID  string
+	Kind    MediaEventKind
+	Silence time.Duration // MediaNoRTP, MediaRTPResumed
+	Stats   rtpstream.Stats
+}
+
+func (MediaEvent) isEvent() {}

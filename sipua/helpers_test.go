@@ -37,7 +37,7 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-var testPasswords = map[string]string{"1001": "pw-1001", "2001": "pw-2001"}
+var testPasswords = map[string]string{"1001": "pw-1001", "2001": "pw-2001", "3001": "pw-3001"}
 
 // site is a sitesim registrar on loopback and the changes it reports.
 type site struct {

@@ -91,14 +91,21 @@ request_route {
 `, port, algorithm, pw.String())
 }
 
-// startKamailio runs one kamailio instance until the test ends.
+// startKamailio runs one kamailio registrar until the test ends.
 func startKamailio(t *testing.T, realm, algorithm string) *kamailio {
+	t.Helper()
+	return startKamailioWith(t, realm, func(port int) string { return kamailioConfig(port, algorithm) })
+}
+
+// startKamailioWith runs kamailio with the configuration config makes for
+// its port, until the test ends.
+func startKamailioWith(t *testing.T, realm string, config func(port int) string) *kamailio {
 	t.Helper()
 	bin := kamailioBinary(t)
 	port := freeUDPAndTCPPort(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(cfg, []byte(kamailioConfig(port, algorithm)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config(port)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logFile, err := os.Create(filepath.Join(dir, "kamailio.log"))

@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tandem-softphone/tandem/audio"
+	"github.com/tandem-softphone/tandem/media/rtpstream"
+	"github.com/tandem-softphone/tandem/media/sdp"
 )
 
 // Options configure an Endpoint. Zero values take the defaults noted.
@@ -54,6 +58,31 @@ type Options struct {
 	// TLSCertificate is presented to peers that connect to our TLS port.
 	// Default: a self-signed certificate made at Start.
 	TLSCertificate *tls.Certificate
+
+	// Audio is the sound backend every call's stream plays and captures
+	// through, one call at a time: the one that talks. Default nil: no
+	// devices; calls send silence and what they receive is dropped (the
+	// null device). Use audio.NewWAV in tests and headless runs.
+	Audio audio.Backend
+	// CaptureDevice and PlaybackDevice name the devices of Audio; "" means
+	// the backend's default.
+	CaptureDevice  string
+	PlaybackDevice string
+	// Codecs are the voice codecs offered and accepted, in order of
+	// preference. Default: PCMU, PCMA.
+	Codecs []sdp.Codec
+	// RTPPortMin and RTPPortMax bound the media ports; 0 takes any free
+	// port.
+	RTPPortMin, RTPPortMax int
+	// NoRTPTimeout raises MediaNoRTP when a call receives no RTP for this
+	// long. Default 5 s; negative: never.
+	NoRTPTimeout time.Duration
+	// QualityInterval is how often a MediaQuality event reports each call
+	// with media. Default 5 s; negative: never.
+	QualityInterval time.Duration
+	// DTMFDuration is how long each digit of Call.SendDTMF lasts. Default
+	// DefaultDTMFDuration.
+	DTMFDuration time.Duration
 
 	// Clock defaults to the system clock.
 	Clock Clock
@@ -113,6 +142,15 @@ func (o Options) normalize() (Options, error) {
 	o.MaxBackoff = orDefault(o.MaxBackoff, 30*time.Second)
 	o.WatchInterval = orDefault(o.WatchInterval, 3*time.Second)
 	o.CloseTimeout = orDefault(o.CloseTimeout, 2*time.Second)
+	o.NoRTPTimeout = orDefault(o.NoRTPTimeout, rtpstream.DefaultNoRTPTimeout)
+	o.QualityInterval = orDefault(o.QualityInterval, 5*time.Second)
+	o.DTMFDuration = orDefault(o.DTMFDuration, DefaultDTMFDuration)
+	if o.DTMFDuration < 0 {
+		return o, fmt.Errorf("negative DTMFDuration %v", o.DTMFDuration)
+	}
+	if o.RTPPortMin < 0 || o.RTPPortMax > 65535 || o.RTPPortMin > o.RTPPortMax {
+		return o, fmt.Errorf("RTP ports %d-%d out of range", o.RTPPortMin, o.RTPPortMax)
+	}
 	for _, d := range []time.Duration{o.ProbeInterval, o.ProbeTimeout, o.RequestTimeout, o.MinBackoff, o.MaxBackoff, o.WatchInterval, o.CloseTimeout} {
 		if d < 0 {
 			return o, fmt.Errorf("negative duration %v", d)

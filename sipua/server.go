@@ -17,12 +17,19 @@ type requestHandler func(req *sip.Request, tx sip.ServerTransaction)
 func (e *Endpoint) handlers() map[sip.RequestMethod]requestHandler {
 	return map[sip.RequestMethod]requestHandler{
 		sip.OPTIONS: e.onOptions,
+		sip.INVITE:  e.onInvite,
+		sip.ACK:     e.onAck,
+		sip.BYE:     e.onBye,
+		sip.CANCEL:  e.onUnhandled, // sipgo matches a CANCEL to its INVITE itself
+		sip.REFER:   e.onRefer,
+		sip.NOTIFY:  e.onNotify,
+		sip.INFO:    e.onInfo,
 	}
 }
 
 // supported lists the option tags we implement, for Require checks (RFC
-// 3261 §8.2.2.3). None yet: calls will add theirs (e.g. 100rel).
-var supported []string
+// 3261 §8.2.2.3) and our Supported header: Replaces (RFC 3891).
+var supported = []string{"replaces"}
 
 // knownMethods are the methods of RFC 3261 and its common extensions: a
 // request for one of them that we do not serve gets 405 with Allow, any
@@ -53,7 +60,15 @@ func (e *Endpoint) route(srv *sipgo.Server) {
 // them.
 func (e *Endpoint) checked(h requestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if req.IsAck() || req.IsCancel() {
+		if req.IsAck() {
+			h(req, tx)
+			return
+		}
+		if code, reason := checkRequest(req); code != 0 {
+			e.respond(tx, e.response(req, code, reason))
+			return
+		}
+		if req.IsCancel() {
 			h(req, tx)
 			return
 		}
