@@ -131,10 +131,19 @@ func (c *Core) endpoint(site int) (*sipua.Endpoint, error) {
 	return ep, nil
 }
 
-// onSIP records the endpoint's registrations per site.
+// onSIP records the endpoint's registrations per site, and its calls.
 func (c *Core) onSIP(ev sipua.Event) {
-	re, ok := ev.(sipua.RegistrationEvent)
-	if !ok {
+	var re sipua.RegistrationEvent
+	switch e := ev.(type) {
+	case sipua.RegistrationEvent:
+		re = e
+	case sipua.CallEvent:
+		c.onCall(e)
+		return
+	case sipua.MediaEvent:
+		c.onMedia(e)
+		return
+	default:
 		return
 	}
 	site := 0

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tandem-softphone/tandem/continuity"
+	"github.com/tandem-softphone/tandem/sipua"
 )
 
 // State is a snapshot of everything the agent sees. It is a plain value:
@@ -28,7 +29,15 @@ type State struct {
 	Timelines []continuity.Timeline
 	// LoginError is why the last login failed; zero when it did not.
 	LoginError LoginError
+	// Calls are the calls in progress, oldest first.
+	Calls []sipua.CallInfo
+	// CallHistory are the calls of this run that ended, oldest first (the
+	// last maxHistory); each says how it ended.
+	CallHistory []sipua.CallInfo
 }
+
+// maxHistory bounds State.CallHistory.
+const maxHistory = 100
 
 // Agent is the agent's T-Server state at the current site.
 type Agent struct {
@@ -112,6 +121,8 @@ func (s State) clone() State {
 	s.Notices = slices.Clone(s.Notices)
 	s.Countdowns = slices.Clone(s.Countdowns)
 	s.Timelines = slices.Clone(s.Timelines)
+	s.Calls = slices.Clone(s.Calls)
+	s.CallHistory = slices.Clone(s.CallHistory)
 	return s
 }
 

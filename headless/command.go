@@ -21,6 +21,11 @@ type Command struct {
 	Password string          `json:"password,omitempty"` // login; never logged nor echoed
 	Reason   string          `json:"reason,omitempty"`   // not-ready
 	Site     int             `json:"site,omitempty"`     // expire-registration, relaunch
+	Number   string          `json:"number,omitempty"`   // dial
+	Call     string          `json:"call,omitempty"`     // the call's id, for the call commands
+	Digits   string          `json:"digits,omitempty"`   // dtmf
+	Target   string          `json:"target,omitempty"`   // transfer: a number, or with "consult" a call id
+	On       *bool           `json:"on,omitempty"`       // mute
 }
 
 // The commands.
@@ -35,11 +40,28 @@ const (
 	CmdRelaunch           = "relaunch"
 	CmdState              = "state"
 	CmdQuit               = "quit"
+	CmdDial               = "dial"
+	CmdAnswer             = "answer"
+	CmdReject             = "reject"
+	CmdHangup             = "hangup"
+	CmdHold               = "hold"
+	CmdResume             = "resume"
+	CmdMute               = "mute"
+	CmdDTMF               = "dtmf"
+	CmdTransfer           = "transfer"
+	CmdConsultTransfer    = "consult-transfer"
 )
 
 var commands = []string{
 	CmdLogin, CmdReady, CmdNotReady, CmdAfterCallWork, CmdLogout, CmdSwitchSite,
 	CmdExpireRegistration, CmdRelaunch, CmdState, CmdQuit,
+	CmdDial, CmdAnswer, CmdReject, CmdHangup, CmdHold, CmdResume, CmdMute, CmdDTMF, CmdTransfer, CmdConsultTransfer,
+}
+
+// callCommands name a call and take what their map says.
+var callCommands = map[string]string{
+	CmdAnswer: "", CmdReject: "", CmdHangup: "", CmdHold: "", CmdResume: "",
+	CmdMute: "on", CmdDTMF: "digits", CmdTransfer: "target", CmdConsultTransfer: "target",
 }
 
 // ParseCommand decodes and checks one command line. Unknown keys are
@@ -77,6 +99,21 @@ func ParseCommand(line []byte) (Command, error) {
 	default:
 		if c.Site != 0 {
 			return refused, fmt.Errorf("%s takes no \"site\"", c.Cmd)
+		}
+	}
+	if c.Cmd == CmdDial && c.Number == "" {
+		return refused, fmt.Errorf("%s needs \"number\"", c.Cmd)
+	}
+	if extra, ok := callCommands[c.Cmd]; ok {
+		switch {
+		case c.Call == "":
+			return refused, fmt.Errorf("%s needs \"call\": the call's id", c.Cmd)
+		case extra == "on" && c.On == nil:
+			return refused, fmt.Errorf("%s needs \"on\": true or false", c.Cmd)
+		case extra == "digits" && c.Digits == "":
+			return refused, fmt.Errorf("%s needs \"digits\"", c.Cmd)
+		case extra == "target" && c.Target == "":
+			return refused, fmt.Errorf("%s needs \"target\"", c.Cmd)
 		}
 	}
 	return c, nil

@@ -1,6 +1,8 @@
 package headless
 
 import (
+	"github.com/tandem-softphone/tandem/sipua"
+
 	"encoding/json"
 	"time"
 
@@ -76,6 +78,7 @@ func (d *differ) diff(cur core.State, now time.Time, emit emitFunc) {
 			emit("notice", "level", n.Level.String(), "site", n.Site, "text", n.Text)
 		}
 	}
+	d.calls(cur, p, emit)
 	d.countdowns(cur.Countdowns, p.Countdowns, now, emit)
 	for i, t := range cur.Timelines {
 		var old continuity.Timeline
@@ -94,6 +97,39 @@ func (d *differ) diff(cur core.State, now time.Time, emit emitFunc) {
 		}
 	}
 	d.prev = cur
+}
+
+// calls emits a "call" line for every call that appeared or changed, and
+// for every call that ended (with how it ended).
+func (d *differ) calls(cur, prev core.State, emit emitFunc) {
+	old := map[string]sipua.CallInfo{}
+	for _, c := range prev.Calls {
+		old[c.ID] = c
+	}
+	line := func(c sipua.CallInfo) {
+		kv := []any{"id", c.ID, "direction", c.Direction.String(), "site", c.Site, "peer", c.PeerURI,
+			"peer_name", c.PeerName, "state", c.State.String(), "local_hold", c.LocalHold,
+			"remote_hold", c.RemoteHold, "muted", c.Muted}
+		if c.State == sipua.CallEnded {
+			kv = append(kv, "end", c.EndReason.String(), "code", c.Code, "reason", c.Reason)
+		}
+		emit("call", kv...)
+	}
+	for _, c := range cur.Calls {
+		o, seen := old[c.ID]
+		if !seen || o.State != c.State || o.LocalHold != c.LocalHold || o.RemoteHold != c.RemoteHold || o.Muted != c.Muted {
+			line(c)
+		}
+	}
+	ended := map[string]bool{}
+	for _, c := range prev.CallHistory {
+		ended[c.ID] = true
+	}
+	for _, c := range cur.CallHistory {
+		if !ended[c.ID] {
+			line(c)
+		}
+	}
 }
 
 func (d *differ) countdowns(cur, old []core.Countdown, now time.Time, emit emitFunc) {

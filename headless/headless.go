@@ -237,6 +237,26 @@ func (s *Server) run(ctx context.Context, c Command, o *output) error {
 		return nil
 	case CmdQuit:
 		return cr.Quit(ctx)
+	case CmdDial:
+		return cr.Dial(ctx, c.Number)
+	case CmdAnswer:
+		return cr.Answer(c.Call)
+	case CmdReject:
+		return cr.Reject(c.Call)
+	case CmdHangup:
+		return cr.Hangup(c.Call)
+	case CmdHold:
+		return cr.Hold(c.Call)
+	case CmdResume:
+		return cr.Resume(c.Call)
+	case CmdMute:
+		return cr.Mute(c.Call, *c.On)
+	case CmdDTMF:
+		return cr.SendDTMF(c.Call, c.Digits)
+	case CmdTransfer:
+		return cr.Transfer(c.Call, c.Target)
+	case CmdConsultTransfer:
+		return cr.AttendedTransfer(c.Call, c.Target)
 	}
 	return fmt.Errorf("unknown cmd %q", c.Cmd)
 }

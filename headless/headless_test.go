@@ -29,7 +29,15 @@ func TestParseCommand(t *testing.T) {
 		{line: `{"cmd":"relaunch"}`, want: Command{Cmd: CmdRelaunch}},
 		{line: `{"cmd":"expire-registration"}`, err: "needs \"site\"", want: Command{Cmd: CmdExpireRegistration}},
 		{line: `{"cmd":"ready","site":1}`, err: "takes no", want: Command{Cmd: CmdReady}},
-		{line: `{"cmd":"dial"}`, err: "unknown cmd", want: Command{Cmd: "dial"}},
+		{line: `{"cmd":"dial"}`, err: "needs \"number\"", want: Command{Cmd: CmdDial}},
+		{line: `{"cmd":"dial","number":"9000"}`, want: Command{Cmd: CmdDial, Number: "9000"}},
+		{line: `{"cmd":"hangup","call":"c1"}`, want: Command{Cmd: CmdHangup, Call: "c1"}},
+		{line: `{"cmd":"hangup"}`, err: "needs \"call\"", want: Command{Cmd: CmdHangup}},
+		{line: `{"cmd":"mute","call":"c1"}`, err: "needs \"on\"", want: Command{Cmd: CmdMute}},
+		{line: `{"cmd":"dtmf","call":"c1"}`, err: "needs \"digits\"", want: Command{Cmd: CmdDTMF}},
+		{line: `{"cmd":"dtmf","call":"c1","digits":"12#"}`, want: Command{Cmd: CmdDTMF, Call: "c1", Digits: "12#"}},
+		{line: `{"cmd":"transfer","call":"c1"}`, err: "needs \"target\"", want: Command{Cmd: CmdTransfer}},
+		{line: `{"cmd":"frobnicate"}`, err: "unknown cmd", want: Command{Cmd: "frobnicate"}},
 		{line: `{"cmd":"ready","sitee":1}`, err: "unknown field"},
 		{line: `{"cmd":"ready"} {"cmd":"quit"}`, err: "one command object per line"},
 		{line: `ready`, err: "not a command object"},
@@ -38,7 +46,8 @@ func TestParseCommand(t *testing.T) {
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s: error %v, want %q", tc.line, err, tc.err)
 		}
-		if got.Cmd != tc.want.Cmd || got.Reason != tc.want.Reason || got.Site != tc.want.Site || !bytes.Equal(got.ID, tc.want.ID) {
+		if got.Cmd != tc.want.Cmd || got.Reason != tc.want.Reason || got.Site != tc.want.Site || !bytes.Equal(got.ID, tc.want.ID) ||
+			got.Number != tc.want.Number || got.Call != tc.want.Call || got.Digits != tc.want.Digits {
 			t.Errorf("%s: %+v, want %+v", tc.line, got, tc.want)
 		}
 	}
