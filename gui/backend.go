@@ -20,6 +20,18 @@ type Backend interface {
 	AfterCallWork(ctx context.Context) error
 	Logout(ctx context.Context) error
 	SwitchSite() error
+
+	// The intents on a call of State.Calls, named by its ID.
+	Answer(id string) error
+	Reject(id string) error
+	Hangup(id string) error
+	Hold(id string) error
+	Resume(id string) error
+	Mute(id string, on bool) error
+	SendDTMF(id, digits string) error
+	Transfer(id, target string) error
+	AttendedTransfer(id, consultID string) error
+
 	// Tester actions.
 	ExpireRegistration(site int) error
 	Relaunch(site int) error

@@ -61,8 +61,15 @@ func newDialPad(u *UI) *dialPad {
 	return d
 }
 
-// press adds a key's character to the number.
+// press adds a key's character to the number or, during a connected call,
+// sends it on the call as a tone (DTMF): the agent keys in what an IVR or
+// the called party asks for.
 func (d *dialPad) press(k rune) {
+	if ci, ok := connectedCall(d.u.st); ok {
+		id, digit := ci.ID, string(k)
+		d.u.intent("dtmf", func(context.Context) error { return d.u.b.SendDTMF(id, digit) }, d.failure.done("Tone "+digit))
+		return
+	}
 	d.number.SetText(d.number.Text + string(k))
 }
 
@@ -80,7 +87,10 @@ func (d *dialPad) dialer() Dialer {
 func (d *dialPad) render(st core.State) {
 	dl := d.dialer()
 	enable(d.call, dl != nil && st.Phase == continuity.LoggedIn && strings.TrimSpace(d.number.Text) != "")
+	ci, onCall := connectedCall(st)
 	switch {
+	case onCall:
+		d.note.SetText("The keys send tones to " + peerText(ci) + ".")
 	case dl == nil:
 		d.note.SetText("Calling is not available in this version.")
 	case st.Phase != continuity.LoggedIn:

@@ -99,3 +99,13 @@ func TestGoldenSettings(t *testing.T) {
 	u.showSettings()
 	test.AssertImageMatches(t, "settings.png", u.win.Canvas().Capture())
 }
+
+// A connected call, with its controls and quality, and the dial pad
+// sending tones on it.
+func TestGoldenMainCall(t *testing.T) {
+	skipUnderRace(t)
+	u := newTestUI(t, dialingBackend{newFake(sampleConnected())})
+	u.setTheme(themeLight)
+	u.win.Resize(defaultWindowSize)
+	test.AssertImageMatches(t, "main_call.png", u.win.Canvas().Capture())
+}

@@ -116,6 +116,23 @@ func (f *fakeBackend) ExpireRegistration(site int) error {
 }
 func (f *fakeBackend) Relaunch(site int) error    { return f.record("Relaunch(%d)", site) }
 func (f *fakeBackend) Quit(context.Context) error { return f.record("Quit") }
+func (f *fakeBackend) Answer(id string) error     { return f.record("Answer(%s)", id) }
+func (f *fakeBackend) Reject(id string) error     { return f.record("Reject(%s)", id) }
+func (f *fakeBackend) Hangup(id string) error     { return f.record("Hangup(%s)", id) }
+func (f *fakeBackend) Hold(id string) error       { return f.record("Hold(%s)", id) }
+func (f *fakeBackend) Resume(id string) error     { return f.record("Resume(%s)", id) }
+func (f *fakeBackend) Mute(id string, on bool) error {
+	return f.record("Mute(%s,%v)", id, on)
+}
+func (f *fakeBackend) SendDTMF(id, digits string) error {
+	return f.record("SendDTMF(%s,%s)", id, digits)
+}
+func (f *fakeBackend) Transfer(id, target string) error {
+	return f.record("Transfer(%s,%s)", id, target)
+}
+func (f *fakeBackend) AttendedTransfer(id, consultID string) error {
+	return f.record("AttendedTransfer(%s,%s)", id, consultID)
+}
 
 // dialingBackend is a backend that can also place calls.
 type dialingBackend struct{ *fakeBackend }

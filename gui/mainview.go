@@ -15,8 +15,8 @@ import (
 )
 
 // mainView is the window of a logged-in agent: the continuity banner and
-// warnings on top, then the agent's state, both sites and the dial pad, and
-// the activity (notices, timelines) below.
+// warnings on top, then the agent's state, both sites and the dial pad, the
+// calls in progress, and the activity (notices, timelines) below.
 type mainView struct {
 	u        *UI
 	content  fyne.CanvasObject
@@ -27,6 +27,7 @@ type mainView struct {
 	agent    *agentCard
 	sites    *sitesCard
 	dial     *dialPad
+	calls    *callsPanel
 	activity *activityPanel
 }
 
@@ -44,10 +45,11 @@ func newMainView(u *UI) *mainView {
 	v.agent = newAgentCard(u)
 	v.sites = newSitesCard(u)
 	v.dial = newDialPad(u)
+	v.calls = newCallsPanel(u)
 	v.activity = newActivityPanel()
 
 	cards := container.NewBorder(nil, nil, v.agent.card, v.dial.card, v.sites.card)
-	top := container.NewVBox(header, widget.NewSeparator(), v.banner.box, v.warnings, cards)
+	top := container.NewVBox(header, widget.NewSeparator(), v.banner.box, v.warnings, cards, v.calls.card)
 	v.content = container.NewPadded(container.NewBorder(top, nil, nil, nil, v.activity.tabs))
 	return v
 }
@@ -60,6 +62,7 @@ func (v *mainView) render(st core.State, now time.Time) {
 	v.agent.render(st)
 	v.sites.render(st)
 	v.dial.render(st)
+	v.calls.render(st, now)
 	v.activity.render(st)
 }
 

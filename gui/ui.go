@@ -215,11 +215,13 @@ func (u *UI) showMain(main bool) {
 	u.win.Canvas().Focus(u.login.password)
 }
 
-// redrawClock redraws what depends on the time alone: countdowns and the
-// fading of a switchover's outcome.
+// redrawClock redraws what depends on the time alone: countdowns, the
+// fading of a switchover's outcome and the calls' timers.
 func (u *UI) redrawClock() {
 	if u.onMain {
-		u.main.renderBanner(u.st, u.opts.Now())
+		now := u.opts.Now()
+		u.main.renderBanner(u.st, now)
+		u.main.calls.renderClock(now)
 		return
 	}
 	u.login.sites.SetText(loginSitesText(u.st, u.loggingIn, u.opts.Now()))
