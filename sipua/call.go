@@ -115,6 +115,7 @@ const (
 	EndTransferred            // the call was transferred away (REFER) and the transfer succeeded
 	EndReplaced               // another call took its place (INVITE with Replaces)
 	EndError                  // a local failure; Reason says which
+	EndStored                 // the call was stored (Store) to go on in another endpoint; no BYE was sent
 )
 
 func (r EndReason) String() string {
@@ -149,6 +150,8 @@ func (r EndReason) String() string {
 		return "replaced"
 	case EndError:
 		return "error"
+	case EndStored:
+		return "stored"
 	}
 	return fmt.Sprintf("EndReason(%d)", int(r))
 }

@@ -67,6 +67,8 @@ type Endpoint struct {
 	waiting bool                // Close waits for callWG: no more goroutines (callsMu)
 	audioMu sync.Mutex
 	audio   talker // the call connected to the audio devices
+
+	subs subscriptions // ours, until ended (subscribe.go)
 }
 
 // New checks opts and returns an Endpoint that is not yet listening.
@@ -184,11 +186,16 @@ func (e *Endpoint) listen() error {
 	if port != 0 {
 		tlsPort = port + 1
 	}
+	return e.listenOn(port, port, tlsPort)
+}
+
+// listenOn is listen on the given ports; Relaunch takes the ports it had.
+func (e *Endpoint) listenOn(port, tcpPort, tlsPort int) error {
 	udp, err := net.ListenPacket("udp", net.JoinHostPort(e.opts.LocalIP, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("sipua: listen udp: %w", err)
 	}
-	tcp, err := net.Listen("tcp", net.JoinHostPort(e.opts.LocalIP, strconv.Itoa(port)))
+	tcp, err := net.Listen("tcp", net.JoinHostPort(e.opts.LocalIP, strconv.Itoa(tcpPort)))
 	if err != nil {
 		udp.Close()
 		return fmt.Errorf("sipua: listen tcp: %w", err)
@@ -316,6 +323,7 @@ func (e *Endpoint) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.CloseTimeout)
 	e.hangupAll(ctx)
+	e.endSubscriptions(ctx)
 	cancel()
 	close(e.abort)
 	e.callsMu.Lock()

@@ -22,7 +22,7 @@ func (e *Endpoint) handlers() map[sip.RequestMethod]requestHandler {
 		sip.BYE:     e.onBye,
 		sip.CANCEL:  e.onUnhandled, // sipgo matches a CANCEL to its INVITE itself
 		sip.REFER:   e.onRefer,
-		sip.NOTIFY:  e.onNotify,
+		sip.NOTIFY:  e.routeNotify, // subscriptions, else transfers
 		sip.INFO:    e.onInfo,
 	}
 }
