@@ -222,22 +222,25 @@ func (c *Core) canContinue(site int) bool {
 	return c.havePerson && c.dns[site-1] != "" && c.ep != nil
 }
 
-// Relaunch re-launches the SIP endpoint at the site (BC-18). Until the
-// endpoint can store and restore its calls, it sends the site's REGISTER
-// again at once: "or wait for it to re-register".
-func (a actuator) Relaunch(_ context.Context, site int, step func(string)) error {
+// Relaunch re-launches the SIP endpoint (BC-18): it stores its connected
+// calls, starts afresh on the same ports, registers at both sites again and
+// restores the calls, so that no call is dropped (BC-30).
+func (a actuator) Relaunch(ctx context.Context, site int, step func(string)) error {
 	a.c.refresh()
-	step(fmt.Sprintf("REGISTER again at site %d", site))
-	return a.c.relaunch(site)
+	step("store calls, restart the endpoint, REGISTER at both sites")
+	return a.c.relaunch(ctx, site)
 }
 
-func (c *Core) relaunch(site int) error {
+// relaunchTimeout bounds a re-launch asked for by a tester.
+const relaunchTimeout = 30 * time.Second
+
+func (c *Core) relaunch(ctx context.Context, site int) error {
 	ep, err := c.endpoint(site)
 	if err != nil {
 		return err
 	}
-	if err := ep.Reregister(siteName(site)); err != nil {
-		return fmt.Errorf("re-launch at site %d: %w", site, err)
+	if err := ep.Relaunch(ctx); err != nil {
+		return fmt.Errorf("re-launch for site %d: %w", site, err)
 	}
 	return nil
 }

@@ -209,13 +209,15 @@ func (c *Core) ExpireRegistration(site int) error {
 	return nil
 }
 
-// Relaunch re-launches the SIP endpoint's registration at a site at once
-// (the tester's action; the engine's own re-launch is BC-18's).
+// Relaunch re-launches the SIP endpoint at once, keeping its calls (the
+// tester's action; the engine's own re-launch is BC-18's).
 func (c *Core) Relaunch(site int) error {
 	if _, err := c.endpoint(site); err != nil {
 		return err
 	}
-	if err := c.relaunch(site); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), relaunchTimeout)
+	defer cancel()
+	if err := c.relaunch(ctx, site); err != nil {
 		return err
 	}
 	c.notify(continuity.Info, site, fmt.Sprintf("tester: SIP endpoint re-launched at site %d", site))
