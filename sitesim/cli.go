@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -170,7 +171,7 @@ func flagAddr(v string) (string, error) {
 
 // readyLine tells that the simulator runs and where, as key=value pairs.
 func readyLine(s *Sim) string {
-	parts := []string{"sitesim ready", "control=" + s.ControlAddr()}
+	parts := []string{"sitesim ready", "control=" + s.ControlAddr(), "ua-sip=" + s.ua.Addr().String()}
 	for _, site := range s.sites {
 		a := site.Addrs()
 		p := fmt.Sprintf("site%d.", site.Number())
@@ -195,6 +196,14 @@ Commands:
   revive --site N [--server S]                     bring servers back (default all)
   force-logout --site N --agent ID --reason TEXT   a supervisor's logout
   events [--since N] [--follow]                    the T-Server events as JSON lines
+  call --to NUMBER [--site N] [--audio FILE.wav] [--record FILE.wav] [--duration D]
+                                                   a simulated customer calls an agent's DN or a
+                                                   test number through a site (default 1), playing
+                                                   the file (default a tone); prints the call id
+  hangup --call ID                                 hang a call up
+  calls                                            the calls of the customers and test numbers
+
+Test numbers: 9000 echoes what it hears, 9001 plays a tone, 9002 is busy.
 
 Servers: all, tserver, tserver-primary, tserver-backup, config, config-primary,
 config-backup, stat, stat-primary, stat-backup, sip.
@@ -214,7 +223,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("ctl: %v", err)
 	}
 	if global.NArg() == 0 {
-		return usagef("ctl: a command is required: status, expire-registration, graceful-shutdown, kill, revive, force-logout, events")
+		return usagef("ctl: a command is required: status, expire-registration, graceful-shutdown, kill, revive, force-logout, events, call, hangup, calls")
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
 	fs := pflag.NewFlagSet("sitesim ctl "+cmd, pflag.ContinueOnError)
@@ -227,6 +236,9 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		server, mode   string
 		since          uint64
 		follow         bool
+		call           CallRequest
+		duration       time.Duration
+		callID         string
 	)
 	needSite := func() { fs.IntVar(&site, "site", 0, "site `N`: 1 or 2") }
 	switch cmd {
@@ -250,6 +262,15 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case "events":
 		fs.Uint64Var(&since, "since", 0, "print the events after sequence number `N`")
 		fs.BoolVar(&follow, "follow", false, "keep printing new events until interrupted")
+	case "call":
+		fs.StringVar(&call.To, "to", "", "the `NUMBER` to call: an agent's DN or a test number")
+		fs.IntVar(&site, "site", 1, "the site `N` the call goes through: 1 or 2")
+		fs.StringVar(&call.Audio, "audio", "", "WAV `FILE` to play (default a tone)")
+		fs.StringVar(&call.Record, "record", "", "WAV `FILE` to record what the customer hears")
+		fs.DurationVar(&duration, "duration", 0, "hang up this long after the answer (default: never)")
+	case "hangup":
+		fs.StringVar(&callID, "call", "", "the call `ID`")
+	case "calls":
 	default:
 		return usagef("ctl: unknown command %q", cmd)
 	}
@@ -265,7 +286,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.Lookup("site") != nil && site != 1 && site != 2 {
 		return usagef("ctl %s: --site 1 or --site 2 is required", cmd)
 	}
-	for _, req := range []struct{ name, v string }{{"dn", dn}, {"agent", agent}, {"reason", why}} {
+	for _, req := range []struct{ name, v string }{{"dn", dn}, {"agent", agent}, {"reason", why}, {"to", call.To}, {"call", callID}} {
 		if fs.Lookup(req.name) != nil && req.v == "" {
 			return usagef("ctl %s: --%s is required", cmd, req.name)
 		}
@@ -298,6 +319,37 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return done(c.Revive(ctx, site, Server(server)), "site %d: %s revived", site, server)
 	case "force-logout":
 		return done(c.ForceLogout(ctx, site, agent, why), "site %d: agent %s logged out (%s)", site, agent, why)
+	case "call":
+		if duration < 0 {
+			return usagef("ctl call: --duration must not be negative")
+		}
+		if duration > 0 {
+			call.Duration = duration.String()
+		}
+		call.Site = site
+		// The simulator opens the files: give it paths that do not depend
+		// on its working directory.
+		for _, p := range []*string{&call.Audio, &call.Record} {
+			if *p != "" {
+				abs, err := filepath.Abs(*p)
+				if err != nil {
+					return fmt.Errorf("ctl call: %w", err)
+				}
+				*p = abs
+			}
+		}
+		id, err := c.Call(ctx, call)
+		return done(err, "%s", id)
+	case "hangup":
+		return done(c.Hangup(ctx, callID), "call %s: hung up", callID)
+	case "calls":
+		calls, err := c.Calls(ctx)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(calls, "", "  ")
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
 	default: // events
 		enc := json.NewEncoder(stdout)
 		return c.Events(ctx, since, follow, func(e LogEntry) error { return enc.Encode(e) })

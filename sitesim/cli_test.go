@@ -62,7 +62,7 @@ func TestMainDemoReadyLine(t *testing.T) {
 		k, v, _ := strings.Cut(f, "=")
 		fields[k] = v
 	}
-	for _, k := range []string{"control", "site1.config", "site1.tserver", "site1.stat", "site1.sip-udp", "site1.sip-tcp",
+	for _, k := range []string{"control", "ua-sip", "site1.config", "site1.tserver", "site1.stat", "site1.sip-udp", "site1.sip-tcp",
 		"site2.config", "site2.tserver", "site2.stat", "site2.sip-udp", "site2.sip-tcp"} {
 		if !strings.HasPrefix(fields[k], "127.0.0.1:") || strings.HasSuffix(fields[k], ":0") {
 			t.Errorf("ready line %s=%q", k, fields[k])

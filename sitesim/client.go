@@ -55,6 +55,26 @@ func (c *Client) ForceLogout(ctx context.Context, site int, agent, reason string
 	return c.do(ctx, http.MethodPost, "/force-logout", ForceLogoutRequest{Site: site, Agent: agent, Reason: reason}, nil)
 }
 
+// Call has a simulated customer call a number through a site and returns
+// the call's id.
+func (c *Client) Call(ctx context.Context, r CallRequest) (string, error) {
+	var a CallAnswer
+	err := c.do(ctx, http.MethodPost, "/call", r, &a)
+	return a.Call, err
+}
+
+// Hangup ends a call of the simulated customers or test numbers.
+func (c *Client) Hangup(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/hangup", HangupRequest{Call: id}, nil)
+}
+
+// Calls lists the calls of the simulated customers and test numbers.
+func (c *Client) Calls(ctx context.Context) ([]CallStatus, error) {
+	var calls []CallStatus
+	err := c.do(ctx, http.MethodGet, "/calls", nil, &calls)
+	return calls, err
+}
+
 // Events calls fn with every logged event after since, in order. With
 // follow it waits for new ones until ctx ends (then it returns nil), the
 // simulator closes, or fn fails.

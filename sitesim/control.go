@@ -69,6 +69,9 @@ func (e *APIError) Error() string {
 //	POST /revive                  ReviveRequest
 //	POST /force-logout            ForceLogoutRequest
 //	GET  /events?since=N[&follow=1]  LogEntry as JSON lines
+//	POST /call                    CallRequest → CallAnswer
+//	POST /hangup                  HangupRequest
+//	GET  /calls                   []CallStatus
 func (s *Sim) Handler() http.Handler {
 	type route struct {
 		method string
@@ -110,6 +113,24 @@ func (s *Sim) Handler() http.Handler {
 			return site.ForceLogout(r.Agent, r.Reason)
 		})},
 		"/events": {http.MethodGet, s.events},
+		"/call": {http.MethodPost, func(w http.ResponseWriter, r *http.Request) {
+			req, ok := decode[CallRequest](w, r)
+			if !ok {
+				return
+			}
+			id, err := s.Call(req)
+			answer(w, err, CallAnswer{Call: id})
+		}},
+		"/hangup": {http.MethodPost, func(w http.ResponseWriter, r *http.Request) {
+			req, ok := decode[HangupRequest](w, r)
+			if !ok {
+				return
+			}
+			answer(w, s.Hangup(req.Call), OK{OK: true})
+		}},
+		"/calls": {http.MethodGet, func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, s.Calls())
+		}},
 	}
 	// A router of its own rather than http.ServeMux, whose 404 and 405
 	// answers are plain text: every error here is JSON.
@@ -137,18 +158,42 @@ func (r KillRequest) site() int        { return r.Site }
 func (r ReviveRequest) site() int      { return r.Site }
 func (r ForceLogoutRequest) site() int { return r.Site }
 
+// decode reads a request's JSON body into a T; on failure it answers 400
+// and returns false.
+func decode[T any](w http.ResponseWriter, r *http.Request) (T, bool) {
+	var req T
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return req, false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "bad JSON body: more than one value")
+		return req, false
+	}
+	return req, true
+}
+
+// answer writes v, or err as a JSON error with its status.
+func answer(w http.ResponseWriter, err error, v any) {
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, v)
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrNotFound), errors.Is(err, tsim.ErrUnknownDN):
+		writeError(w, http.StatusNotFound, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
 // post decodes a JSON body of type T, finds its site and runs do.
 func post[T siteOf](s *Sim, do func(*Site, T) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req T
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
-			return
-		}
-		if dec.More() {
-			writeError(w, http.StatusBadRequest, "bad JSON body: more than one value")
+		req, ok := decode[T](w, r)
+		if !ok {
 			return
 		}
 		switch n := req.site(); {
@@ -163,16 +208,7 @@ func post[T siteOf](s *Sim, do func(*Site, T) error) http.HandlerFunc {
 		if err == nil {
 			err = do(site, req)
 		}
-		switch {
-		case err == nil:
-			writeJSON(w, http.StatusOK, OK{OK: true})
-		case errors.Is(err, ErrInvalid):
-			writeError(w, http.StatusBadRequest, err.Error())
-		case errors.Is(err, ErrNotFound), errors.Is(err, tsim.ErrUnknownDN):
-			writeError(w, http.StatusNotFound, err.Error())
-		default:
-			writeError(w, http.StatusInternalServerError, err.Error())
-		}
+		answer(w, err, OK{OK: true})
 	}
 }
 

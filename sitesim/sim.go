@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandem-softphone/tandem/sitesim/directory"
+	"github.com/tandem-softphone/tandem/sitesim/sipcall"
 )
 
 // Options configure a Sim. The zero Options run the demo on its default ports.
@@ -29,6 +30,9 @@ type Options struct {
 	// AllowLoginOutOfService lets agents log in at a DN whose phone is not
 	// registered at that site (by default refused, as SIP Server does).
 	AllowLoginOutOfService bool
+	// UAAddr is the UDP address of the simulated user agent (customers and
+	// test numbers; default 127.0.0.1:0: only the sites need to reach it).
+	UAAddr string
 	// StatInterval is how often the Stat Servers poll their values (default 1 s).
 	StatInterval time.Duration
 	// SIPMinExpires is the shortest registration the registrars accept
@@ -68,6 +72,9 @@ func (o *Options) defaults() {
 	if o.ControlAddr == "" {
 		o.ControlAddr = DefaultControlAddr
 	}
+	if o.UAAddr == "" {
+		o.UAAddr = "127.0.0.1:0"
+	}
 	if o.EventLogSize <= 0 {
 		o.EventLogSize = 10000
 	}
@@ -84,6 +91,7 @@ type Sim struct {
 	opts  Options
 	log   *slog.Logger
 	sites [2]*Site
+	ua    *sipcall.UA
 	elog  *eventLog
 
 	http    *http.Server
@@ -108,6 +116,15 @@ func New(opts Options) *Sim {
 // Start starts both sites and the control interface. When ctx ends the
 // simulator closes itself.
 func (s *Sim) Start(ctx context.Context) error {
+	board := newSwitchboard(s.opts.Dir, s.log)
+	uaAddr, err := loopbackAddr(s.opts.UAAddr)
+	if err != nil {
+		return fmt.Errorf("user agent: %w", err)
+	}
+	if s.ua, err = sipcall.New(sipcall.Options{Addr: uaAddr, Logger: s.log}); err != nil {
+		return err
+	}
+	board.setUA(s.ua)
 	for i := range s.sites {
 		site, err := StartSite(ctx, SiteOptions{
 			Site:                   i + 1,
@@ -120,6 +137,7 @@ func (s *Sim) Start(ctx context.Context) error {
 			SIPMinExpires:          s.opts.SIPMinExpires,
 			OnEvent:                s.elog.add,
 			Logger:                 s.log,
+			board:                  board,
 		})
 		if err != nil {
 			s.Close()
@@ -172,6 +190,10 @@ func (s *Sim) Close() error {
 			cancel()
 			<-s.served
 		}
+		// The user agent first: its calls hang up through the sites.
+		if s.ua != nil {
+			s.ua.Close()
+		}
 		for _, site := range s.sites {
 			if site != nil {
 				site.Close()
@@ -205,6 +227,7 @@ func (s *Sim) Events(seq uint64) (entries []LogEntry, oldest uint64) {
 // Status is the whole simulator's state.
 type Status struct {
 	Control   string       `json:"control"`
+	UA        string       `json:"ua"`         // the simulated user agent's SIP address (UDP)
 	LastEvent uint64       `json:"last_event"` // the Seq of the newest logged event
 	Sites     []SiteStatus `json:"sites"`
 }
@@ -212,6 +235,9 @@ type Status struct {
 // Status returns the state of both sites.
 func (s *Sim) Status() Status {
 	st := Status{Control: s.ctlAddr, LastEvent: s.elog.last()}
+	if s.ua != nil {
+		st.UA = s.ua.Addr().String()
+	}
 	for _, site := range s.sites {
 		if site != nil {
 			st.Sites = append(st.Sites, site.Status())

@@ -2,10 +2,13 @@
 // so that the desktop can be run, demonstrated and tested without a contact
 // center. Each Site has a T-Server HA pair (tsim), a Config Server Proxy pair
 // (confsim), a Stat Server pair (statsim) and a SIP registrar (registrar)
-// whose registrations drive the DNs' service state (BC-18). A Sim runs both
-// sites over one configuration database, keeps an event log of the
+// whose registrations drive the DNs' service state (BC-18), with a proxy on
+// the same sockets (sipproxy) that routes calls (calls.go). A Sim runs both
+// sites over one configuration database with a simulated user agent
+// (sipcall: customers and test numbers), keeps an event log of the
 // T-Servers' events, and serves the control interface (control.go) that
-// testers use to inject faults. docs/simulator.md is the user's guide.
+// testers use to inject faults and place calls. docs/simulator.md is the
+// user's guide.
 package sitesim
 
 import (
@@ -19,10 +22,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/sitesim/confsim"
 	"github.com/tandem-softphone/tandem/sitesim/directory"
 	"github.com/tandem-softphone/tandem/sitesim/registrar"
+	"github.com/tandem-softphone/tandem/sitesim/sipproxy"
 	"github.com/tandem-softphone/tandem/sitesim/statsim"
 	"github.com/tandem-softphone/tandem/sitesim/tsim"
 	"github.com/tandem-softphone/tandem/wire"
@@ -136,6 +141,9 @@ type SiteOptions struct {
 	// OnEvent observes every T-Server event; see tsim.Options.OnEvent.
 	OnEvent func(tsim.Event)
 	Logger  *slog.Logger
+
+	// board routes the calls of the Sim's sites; a lone site has its own.
+	board *switchboard
 }
 
 // Site is one simulated site.
@@ -145,7 +153,7 @@ type Site struct {
 	ts   *tsim.Server
 	conf *confsim.Pair
 	stat *statsim.Pair
-	reg  *registrar.Registrar
+	reg  *registrar.Registrar // with the site's call-routing proxy on its sockets
 
 	expMu    sync.Mutex
 	expiries map[string][]chan struct{} // DN → closed when its unregistration reached the T-Server
@@ -171,6 +179,9 @@ func StartSite(ctx context.Context, opts SiteOptions) (*Site, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.board == nil {
+		opts.board = newSwitchboard(opts.Dir, opts.Logger)
 	}
 	a, err := loopback(opts.Addrs)
 	if err != nil {
@@ -238,6 +249,16 @@ func (s *Site) start(ctx context.Context) error {
 	}
 	s.stat = stat
 	site := s.opts.Site
+	board := s.opts.board
+	board.attach(s)
+	proxy, err := sipproxy.New(sipproxy.Options{
+		Router: sipproxy.RouterFunc(func(req *sip.Request) sipproxy.Target { return board.route(site, req) }),
+		OnCall: board.onCall,
+		Logger: s.log.With("server", "sip"),
+	})
+	if err != nil {
+		return err
+	}
 	reg, err := registrar.New(registrar.Options{
 		Realm: fmt.Sprintf("site%d.sitesim", site),
 		Password: func(user string) (string, bool) {
@@ -249,15 +270,14 @@ func (s *Site) start(ctx context.Context) error {
 		MinExpires: s.opts.SIPMinExpires,
 		Logger:     s.log.With("server", "sip"),
 		OnChange:   s.onRegistration,
+		Extend:     proxy.Extend,
 	})
 	if err != nil {
 		return err
 	}
-	if err := reg.Start(ctx); err != nil {
-		return err
-	}
+	// Set before it serves: the proxy's routing reads it.
 	s.reg = reg
-	return nil
+	return reg.Start(ctx)
 }
 
 // onRegistration drives the T-Server's DN state from the registrar (BC-18).

@@ -20,10 +20,10 @@ func (r *Registrar) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // onOptions answers 200 OK: endpoints probe a registrar with OPTIONS to find
-// out quickly that it is gone.
-func (r *Registrar) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+// out quickly that it is gone. allow lists the methods the stack takes.
+func (r *Registrar) onOptions(req *sip.Request, tx sip.ServerTransaction, allow string) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "REGISTER, OPTIONS"))
+	res.AppendHeader(sip.NewHeader("Allow", allow))
 	if err := tx.Respond(res); err != nil {
 		r.log.Warn("respond to OPTIONS", "source", req.Source(), "error", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,23 @@ type Options struct {
 	OnChange func(Change)
 	// Clock defaults to the system clock.
 	Clock Clock
+	// Extend, when set, is called with every fresh sipgo stack the registrar
+	// listens with (at Start, and again each time it leaves Closed), once its
+	// sockets are bound and before it serves. A proxy on the registrar's
+	// address adds its handlers to Stack.Server (REGISTER and OPTIONS stay
+	// the registrar's) and sends from the registrar's sockets through
+	// Stack.UA. The stack closes with its period of listening.
+	Extend func(Stack)
+}
+
+// Stack is one sipgo stack the registrar serves on; see Options.Extend.
+type Stack struct {
+	UA      *sipgo.UserAgent
+	Server  *sipgo.Server
+	UDPAddr *net.UDPAddr // nil without UDP
+	TCPAddr *net.TCPAddr // nil without TCP
+	// Done is closed when the stack stops serving (Closed mode, Close).
+	Done <-chan struct{}
 }
 
 // Mode is how a Registrar behaves towards the network.
@@ -312,10 +330,11 @@ func (r *Registrar) Close() error {
 // serving is one period of listening: a fresh sipgo stack on our sockets,
 // so that Closed leaves no transaction or connection state behind.
 type serving struct {
-	ua  *sipgo.UserAgent
-	udp net.PacketConn
-	tcp *connTracker
-	wg  sync.WaitGroup
+	ua   *sipgo.UserAgent
+	udp  net.PacketConn
+	tcp  *connTracker
+	wg   sync.WaitGroup
+	done chan struct{} // closed by close
 }
 
 func (r *Registrar) listen(udpAddr, tcpAddr string) (*serving, error) {
@@ -335,10 +354,7 @@ func (r *Registrar) listen(udpAddr, tcpAddr string) (*serving, error) {
 		ua.Close()
 		return nil, fmt.Errorf("registrar: server: %w", err)
 	}
-	srv.OnRegister(r.onRegister)
-	srv.OnOptions(r.onOptions)
-
-	s := &serving{ua: ua}
+	s := &serving{ua: ua, done: make(chan struct{})}
 	if udpAddr != "" {
 		if s.udp, err = net.ListenPacket("udp", udpAddr); err != nil {
 			s.close()
@@ -353,6 +369,23 @@ func (r *Registrar) listen(udpAddr, tcpAddr string) (*serving, error) {
 		}
 		s.tcp = newConnTracker(l)
 	}
+	if r.opts.Extend != nil {
+		st := Stack{UA: ua, Server: srv, Done: s.done}
+		if s.udp != nil {
+			st.UDPAddr = s.udp.LocalAddr().(*net.UDPAddr)
+		}
+		if s.tcp != nil {
+			st.TCPAddr = s.tcp.Addr().(*net.TCPAddr)
+		}
+		r.opts.Extend(st)
+	}
+	// After Extend, so that these stay the registrar's; OPTIONS answers
+	// with every method the stack takes.
+	srv.OnRegister(r.onRegister)
+	methods := append(srv.RegisteredMethods(), string(sip.OPTIONS))
+	slices.Sort(methods)
+	allow := strings.Join(slices.Compact(methods), ", ")
+	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) { r.onOptions(req, tx, allow) })
 	if s.udp != nil {
 		s.wg.Go(func() {
 			if err := srv.ServeUDP(s.udp); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -368,12 +401,29 @@ func (r *Registrar) listen(udpAddr, tcpAddr string) (*serving, error) {
 			}
 		})
 	}
+	if s.udp != nil {
+		// What an extension sends over UDP leaves from this socket, which
+		// sipgo knows once its serving goroutine has started: wait for it.
+		addr := s.udp.LocalAddr().String()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil {
+				c.TryClose()
+				break
+			}
+			if time.Now().After(deadline) {
+				s.close()
+				return nil, fmt.Errorf("registrar: udp %s not served within 5 s", addr)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	return s, nil
 }
 
 // close closes the sockets, resets the TCP connections and waits for the
 // serving goroutines.
 func (s *serving) close() {
+	close(s.done)
 	if s.tcp != nil {
 		s.tcp.closeAll()
 	}

@@ -443,3 +443,74 @@ func BenchmarkRegister(b *testing.B) {
 		}
 	}
 }
+
+// Extend adds handlers next to the registrar's on every stack it listens
+// with, Start and each return from Closed alike; REGISTER and OPTIONS stay
+// the registrar's, and OPTIONS announces the added methods.
+func TestExtend(t *testing.T) {
+	stacks := make(chan Stack, 10)
+	r, changes := testRegistrar(t, func(o *Options) {
+		o.Extend = func(st Stack) {
+			st.Server.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
+				tx.Respond(sip.NewResponseFromRequest(req, sip.StatusAccepted, "Taken by the extension", nil))
+			})
+			st.Server.OnRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+				tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Not the registrar", nil))
+			})
+			stacks <- st
+		}
+	})
+	var prev Stack
+	for round := range 2 {
+		select {
+		case st := <-stacks:
+			if round == 1 {
+				select {
+				case <-prev.Done:
+				default:
+					t.Fatal("the stack before Closed is not done")
+				}
+			}
+			select {
+			case <-st.Done:
+				t.Fatalf("round %d: a serving stack is done", round)
+			default:
+			}
+			prev = st
+			if st.UA == nil || st.UDPAddr.String() != r.UDPAddr().String() || st.TCPAddr.String() != r.TCPAddr().String() {
+				t.Fatalf("round %d: stack %+v, registrar at %v %v", round, st, r.UDPAddr(), r.TCPAddr())
+			}
+		case <-time.After(testutil.Wait):
+			t.Fatalf("round %d: Extend not called", round)
+		}
+		c := newClient(t)
+		for _, transport := range []string{"udp", "tcp"} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := c.Do(ctx, sip.NewRequest(sip.MESSAGE, target(r, transport)))
+			cancel()
+			if err != nil || res.StatusCode != sip.StatusAccepted {
+				t.Fatalf("round %d %s MESSAGE: %v %v", round, transport, res, err)
+			}
+			res = options(t, c, target(r, transport), 5*time.Second)
+			if res == nil || res.StatusCode != sip.StatusOK {
+				t.Fatalf("round %d %s OPTIONS: %v", round, transport, res)
+			}
+			if h := res.GetHeader("Allow"); h == nil || h.Value() != "MESSAGE, OPTIONS, REGISTER" {
+				t.Fatalf("round %d %s Allow: %v", round, transport, h)
+			}
+		}
+		res := register(t, c, newRegister(target(r, "udp"), "1001", "<sip:1001@127.0.0.1:5099>", 60), "1001", testUsers["1001"])
+		if res.StatusCode != sip.StatusOK {
+			t.Fatalf("round %d REGISTER: %d", round, res.StatusCode)
+		}
+		if round == 0 {
+			waitChange(t, changes, "1001", true, ReasonRegistered)
+			if err := r.SetMode(Closed); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.SetMode(Up); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 type agentStats struct {
 	day      time.Time     // local midnight of the day counted
 	loggedIn time.Duration // finished sessions of that day
+	calls    int64         // calls handled that day
 }
 
 func midnight(t time.Time) time.Time {
@@ -22,16 +23,24 @@ func midnight(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
 }
 
+// today returns the agent's statistics of now's day, started afresh at
+// midnight; s.mu is held.
+func (s *Server) today(agentID string, now time.Time) *agentStats {
+	day := midnight(now)
+	st := s.stats[agentID]
+	if st == nil || !st.day.Equal(day) {
+		st = &agentStats{day: day}
+		s.stats[agentID] = st
+	}
+	return st
+}
+
 // remove logs the agent out of the state and counts its session; s.mu is held.
 func (s *Server) remove(a *agent) {
 	delete(s.agents, a.dn)
 	now := s.opts.Now()
 	day := midnight(now)
-	st := s.stats[a.id]
-	if st == nil || !st.day.Equal(day) {
-		st = &agentStats{day: day}
-		s.stats[a.id] = st
-	}
+	st := s.today(a.id, now)
 	from := a.loginAt
 	if from.Before(day) {
 		from = day
@@ -104,6 +113,31 @@ func (s *Server) SetDNBusy(dn string, busy bool) error {
 	return nil
 }
 
+// CallHandled counts a call the agent handled, for CallsHandledToday. The
+// call layer calls it when an answered call of the agent ends.
+func (s *Server) CallHandled(agentID string) error {
+	if _, ok := s.opts.Dir.PersonByAgentID(agentID); !ok {
+		return fmt.Errorf("site %d: call handled by agent %s: %w", s.opts.Site, agentID, ErrUnknownAgent)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.today(agentID, s.opts.Now()).calls++
+	return nil
+}
+
+// AgentDN returns the DN the agent is logged in at, if it is logged in at
+// this site: where the site delivers the agent's calls.
+func (s *Server) AgentDN(agentID string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for dn, a := range s.agents {
+		if a.id == agentID {
+			return dn, true
+		}
+	}
+	return "", false
+}
+
 // ForceLogout is a supervisor's logout: EventAgentLogout with reasonCode
 // (BC-17).
 func (s *Server) ForceLogout(agentID, reasonCode string) error {
@@ -167,11 +201,14 @@ func (s *Server) agentStat(agentID, statType string) (int64, bool) {
 	if _, ok := s.opts.Dir.PersonByAgentID(agentID); !ok {
 		return 0, false
 	}
-	if statType == wire.StatCallsHandledToday {
-		return 0, true // no calls are simulated yet
-	}
 	now := s.opts.Now()
 	day := midnight(now)
+	if statType == wire.StatCallsHandledToday {
+		if st := s.stats[agentID]; st != nil && st.day.Equal(day) {
+			return st.calls, true
+		}
+		return 0, true
+	}
 	var total time.Duration
 	if st := s.stats[agentID]; st != nil && st.day.Equal(day) {
 		total = st.loggedIn

@@ -39,8 +39,9 @@ const (
 
 // Errors of the supervisor and simulator operations.
 var (
-	ErrUnknownDN   = errors.New("unknown DN")
-	ErrNotLoggedIn = errors.New("agent not logged in")
+	ErrUnknownDN    = errors.New("unknown DN")
+	ErrUnknownAgent = errors.New("unknown agent")
+	ErrNotLoggedIn  = errors.New("agent not logged in")
 )
 
 // Event is one event the T-Server emitted, handed to Options.OnEvent: an
@@ -209,8 +210,9 @@ func (s *Server) handle(c *link.Conn, cl *client, req wire.Message) {
 	defer s.mu.Unlock()
 	ans := s.dispatch(cl, req)
 	s.log.Debug("request", "member", cl.member.String(), "peer", c.RemoteAddr().String(), "request", req.String(), "answer", ans.String())
-	cl.send(ans)
+	// Observed before it is sent, so that whoever got it finds it logged.
 	s.observe(cl.member.String(), ans)
+	cl.send(ans)
 }
 
 // observe hands an emitted event to the observer; s.mu is held.
@@ -234,8 +236,8 @@ func (s *Server) broadcast(dn string, m wire.Message, except *client) {
 // emit sends an unsolicited event to every link that registered dn and
 // observes it; s.mu is held.
 func (s *Server) emit(dn string, m wire.Message) {
-	s.broadcast(dn, m, nil)
 	s.observe("", m)
+	s.broadcast(dn, m, nil)
 }
 
 func (s *Server) knownDN(dn string) bool {

@@ -240,9 +240,18 @@ func TestAgentStat(t *testing.T) {
 	if v := stat(wire.StatLoginTimeToday); v != 0 {
 		t.Fatalf("login time before any login %d", v)
 	}
+	if _, ok := s.AgentDN("1001"); ok {
+		t.Fatal("AgentDN of an agent not logged in")
+	}
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.EventAgentLogin)
+	if dn, ok := s.AgentDN("1001"); !ok || dn != "5001" {
+		t.Fatalf("AgentDN of the logged-in agent: %q %v", dn, ok)
+	}
 	clk.Advance(10 * time.Minute)
 	desk.ok(wire.RequestAgentLogout, dnAttrs("5001"), wire.EventAgentLogout)
+	if _, ok := s.AgentDN("1001"); ok {
+		t.Fatal("AgentDN after logout")
+	}
 	clk.Advance(10 * time.Minute)
 	desk.ok(wire.RequestAgentLogin, loginAttrs("5001", "1001", "Place_5001", 0), wire.EventAgentLogin)
 	clk.Advance(5 * time.Minute)
@@ -252,9 +261,29 @@ func TestAgentStat(t *testing.T) {
 	if v := stat(wire.StatCallsHandledToday); v != 0 {
 		t.Fatalf("calls handled %d, want 0", v)
 	}
+	for range 2 {
+		if err := s.CallHandled("1001"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := stat(wire.StatCallsHandledToday); v != 2 {
+		t.Fatalf("calls handled %d, want 2", v)
+	}
 	clk.Advance(time.Hour) // 00:25 the next day, still logged in since 23:20
 	if v := stat(wire.StatLoginTimeToday); v != 25*60 {
 		t.Fatalf("login time after midnight %d s, want 1500", v)
+	}
+	if v := stat(wire.StatCallsHandledToday); v != 0 {
+		t.Fatalf("calls handled after midnight %d, want 0", v)
+	}
+	if err := s.CallHandled("1001"); err != nil {
+		t.Fatal(err)
+	}
+	if v := stat(wire.StatCallsHandledToday); v != 1 {
+		t.Fatalf("calls handled of the new day %d, want 1", v)
+	}
+	if err := s.CallHandled("4242"); !errors.Is(err, ErrUnknownAgent) {
+		t.Fatalf("CallHandled of an unknown agent: %v", err)
 	}
 	if _, ok := s.AgentStat("4242", wire.StatLoginTimeToday); ok {
 		t.Fatal("AgentStat of an unknown agent is ok")
