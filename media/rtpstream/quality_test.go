@@ -115,9 +115,11 @@ func TestStatsOverLossyPath(t *testing.T) {
 	if sa.RTT < 15*time.Millisecond || sa.RTT > 300*time.Millisecond {
 		t.Errorf("RTT %v: want about 20 ms", sa.RTT)
 	}
-	// B hears A through loss; A hears B cleanly.
-	if sb.MOS > 3.6 || sa.MOS < 4.0 {
-		t.Errorf("MOS: lossy side %.2f, clean side %.2f: want under 3.6 and over 4", sb.MOS, sa.MOS)
+	// B hears A through 20 % loss; A hears B cleanly. The clean side's
+	// absolute score depends on the jitter a loaded machine adds, so the
+	// comparison is relative: loss must cost at least half a point.
+	if sb.MOS > 3.6 || sa.MOS-sb.MOS < 0.5 {
+		t.Errorf("MOS: lossy side %.2f, clean side %.2f: want under 3.6 and half a point below the clean side", sb.MOS, sa.MOS)
 	}
 	if sb.Buffer.Lost == 0 {
 		t.Errorf("jitter buffer saw no loss: %+v", sb.Buffer)
