@@ -200,3 +200,21 @@ func keyOfRequest(req *sip.Request) (dialogKey, string, bool) {
 	}
 	return dialogKey{callID: string(*id), localTag: tag(to.Params)}, tag(from.Params), true
 }
+
+// lockDialogCall finds the call of an in-dialog request and checks the
+// request against its dialog; it returns the call locked, or nil once it
+// has answered the request (481, or what the check refused it with).
+func (e *Endpoint) lockDialogCall(req *sip.Request, tx sip.ServerTransaction) *Call {
+	c := e.dialogCall(req)
+	if c == nil {
+		e.respond(tx, e.response(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"))
+		return nil
+	}
+	c.mu.Lock()
+	if res := c.checkInDialogLocked(req); res != nil {
+		c.mu.Unlock()
+		e.respond(tx, res)
+		return nil
+	}
+	return c
+}

@@ -31,17 +31,11 @@ func (c *Call) SendDTMF(digits string) error {
 // application/dtmf (the way some gateways send keys), and empty INFOs
 // that only check the dialog is alive.
 func (e *Endpoint) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.dialogCall(req)
+	c := e.lockDialogCall(req, tx)
 	if c == nil {
-		e.respond(tx, e.response(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"))
 		return
 	}
-	c.mu.Lock()
 	defer c.mu.Unlock()
-	if res := c.checkInDialogLocked(req); res != nil {
-		e.respond(tx, res)
-		return
-	}
 	var (
 		digit rune
 		dur   time.Duration

@@ -104,15 +104,8 @@ func (c *Call) reinvite(offer []byte, hold bool) error {
 // onReinvite serves an INVITE within a call: the peer holds or resumes,
 // moves its media, or refreshes the session.
 func (e *Endpoint) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.dialogCall(req)
+	c := e.lockDialogCall(req, tx)
 	if c == nil {
-		e.respond(tx, e.response(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"))
-		return
-	}
-	c.mu.Lock()
-	if res := c.checkInDialogLocked(req); res != nil {
-		c.mu.Unlock()
-		e.respond(tx, res)
 		return
 	}
 	if c.reinviting {

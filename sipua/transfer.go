@@ -110,17 +110,11 @@ func escapeHeaderValue(s string) string {
 // onNotify serves NOTIFY within a call: the progress of our transfer as
 // message/sipfrag (RFC 3515).
 func (e *Endpoint) onNotify(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.dialogCall(req)
+	c := e.lockDialogCall(req, tx)
 	if c == nil {
-		e.respond(tx, e.response(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"))
 		return
 	}
-	c.mu.Lock()
 	defer c.mu.Unlock()
-	if res := c.checkInDialogLocked(req); res != nil {
-		e.respond(tx, res)
-		return
-	}
 	event := req.GetHeader("Event")
 	if event == nil || !strings.EqualFold(strings.TrimSpace(strings.SplitN(event.Value(), ";", 2)[0]), "refer") {
 		e.respond(tx, e.response(req, 489, "Bad Event"))
@@ -237,15 +231,8 @@ func parseReferTo(v string) (sip.Uri, string, error) {
 // Replaces, for an attended transfer) and report its progress by NOTIFY.
 // The call with the transferor goes on until it hangs up.
 func (e *Endpoint) onRefer(req *sip.Request, tx sip.ServerTransaction) {
-	c := e.dialogCall(req)
+	c := e.lockDialogCall(req, tx)
 	if c == nil {
-		e.respond(tx, e.response(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"))
-		return
-	}
-	c.mu.Lock()
-	if res := c.checkInDialogLocked(req); res != nil {
-		c.mu.Unlock()
-		e.respond(tx, res)
 		return
 	}
 	h := req.GetHeader("Refer-To")
