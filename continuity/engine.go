@@ -37,6 +37,7 @@ type Engine struct {
 	mu        sync.Mutex
 	timelines []Timeline
 	running   int // index of the timeline of the action in flight, or -1
+	onChange  func()
 	phase     Phase
 	site      int
 	wg        sync.WaitGroup
@@ -51,6 +52,17 @@ func NewEngine(cfg Config, act Actuator, clock Clock, log *slog.Logger) *Engine 
 		log = slog.Default()
 	}
 	return &Engine{m: New(cfg), clock: clock, act: act, log: log, in: make(chan Event, 64), running: -1}
+}
+
+// SetOnChange sets a function called after every event the engine handled
+// and every step recorded, so that its user republishes Phase and Timelines
+// without polling. Call it before Run; f must not block.
+func (e *Engine) SetOnChange(f func()) { e.onChange = f }
+
+func (e *Engine) changed() {
+	if e.onChange != nil {
+		e.onChange()
+	}
 }
 
 // Post hands an event to the engine. It never blocks the caller for long:
@@ -121,6 +133,7 @@ func (e *Engine) handle(ctx context.Context, ev Event) {
 	for _, a := range acts {
 		e.do(ctx, a, now)
 	}
+	e.changed()
 }
 
 // finish closes the timeline in flight once the machine has settled: logged
@@ -176,8 +189,9 @@ func (e *Engine) begin(kind, trigger string, from, to int, now time.Time) func(s
 	idx := e.running
 	return func(name string) {
 		e.mu.Lock()
-		defer e.mu.Unlock()
 		e.timelines[idx].Steps = append(e.timelines[idx].Steps, Step{At: e.clock.Now(), Name: name})
+		e.mu.Unlock()
+		e.changed()
 	}
 }
 

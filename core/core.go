@@ -116,11 +116,6 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// pollInterval is how often the core looks at the engine's phase and
-// timelines, which change inside the engine without a callback, and drops
-// countdowns whose time has passed.
-const pollInterval = 50 * time.Millisecond
-
 // Core is the application core. Create it with New, Start it, and end it with
 // Quit (graceful) or Close.
 type Core struct {
@@ -136,7 +131,6 @@ type Core struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closing   atomic.Bool
-	loops     sync.WaitGroup
 
 	// opMu serialises the intents that start or stop the engine (Login,
 	// Logout, Quit, Close).
@@ -168,7 +162,7 @@ type engineRun struct {
 	done   chan struct{}
 }
 
-// engineView is what the poll compares to tell that the engine moved.
+// engineView is what refresh compares to tell that the engine moved.
 type engineView struct {
 	phase         continuity.Phase
 	site          int
@@ -233,7 +227,6 @@ func tlsConfig(t config.TLS) (*tls.Config, *x509.CertPool, error) {
 // itself, as Close does) or until Quit or Close. Call it once.
 func (c *Core) Start(ctx context.Context) {
 	c.ctx, c.cancel = context.WithCancel(ctx)
-	c.loops.Go(c.poll)
 	go func() {
 		<-c.ctx.Done()
 		c.Close()
@@ -242,20 +235,6 @@ func (c *Core) Start(ctx context.Context) {
 
 // Done is closed once the core has stopped.
 func (c *Core) Done() <-chan struct{} { return c.done }
-
-// poll publishes the engine's changes and drops countdowns that are due.
-func (c *Core) poll() {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			c.refresh()
-		}
-	}
-}
 
 // refresh publishes when the engine's phase or timelines moved since the
 // last look, or a countdown's time has passed.
@@ -332,7 +311,6 @@ func (c *Core) shutdown() {
 		if c.cancel != nil {
 			c.cancel()
 		}
-		c.loops.Wait()
 		c.publish()
 		close(c.done)
 		c.log.Info("core stopped")
@@ -348,6 +326,9 @@ func (c *Core) startEngine(startSite int) *engineRun {
 		StartSite:  startSite,
 	}, actuator{c}, c.opts.Clock, c.log)
 	run := &engineRun{e: e, cancel: cancel, done: make(chan struct{})}
+	// The engine says when its phase or timelines moved (a countdown's due
+	// time is a Tick of the engine too), so nothing polls it.
+	e.SetOnChange(c.refresh)
 	go func() {
 		defer close(run.done)
 		e.Run(ctx)
