@@ -433,6 +433,12 @@ func TestSwitchSiteButton(t *testing.T) {
 	}
 	test.Tap(b)
 	wantCalls(t, f, "SwitchSite")
+
+	// Never during a call: the button is off while a call is in progress.
+	u2 := newTestUI(t, newFake(sampleRinging()))
+	if !u2.main.sites.switchBtn.Disabled() {
+		t.Error("switch site enabled during a call")
+	}
 }
 
 func TestDialPad(t *testing.T) {

@@ -86,7 +86,8 @@ func (c *sitesCard) render(st core.State) {
 	c.switchBtn.SetText("Switch to " + siteName(st, other))
 	// Switching is the agent's own way back to a site (BC-24); the core
 	// refuses it during a call and says so in a notice.
-	enable(c.switchBtn, st.Phase == continuity.LoggedIn && st.Site != 0)
+	// Returning to another site is the agent's choice, never during a call (BC-24).
+	enable(c.switchBtn, st.Phase == continuity.LoggedIn && st.Site != 0 && len(st.Calls) == 0)
 }
 
 func (c *sitesCard) onSwitch() {
