@@ -58,6 +58,8 @@ func wantError(t *testing.T, s *Sim, method, path, body string, status int, want
 	}
 }
 
+// BC-1: two sites, each with a T-Server pair, a Config Server pair, a Stat
+// Server pair and a SIP registrar (seven servers), as /status reports them.
 func TestControlStatus(t *testing.T) {
 	t.Parallel()
 	s := startSim(t, func(o *Options) { o.AllowLoginOutOfService = true })
@@ -82,7 +84,7 @@ func TestControlStatus(t *testing.T) {
 	if len(s1.Agents) != 1 || s1.Agents[0].AgentID != "1004" || s1.Agents[0].State != wire.StateReady || s1.Agents[0].DN != "5004" {
 		t.Fatalf("site 1 agents %+v", s1.Agents)
 	}
-	if len(st.Sites[1].Agents) != 0 || st.Sites[1].DNs[0].DN != "6001" {
+	if len(st.Sites[1].Agents) != 0 || st.Sites[1].DNs[0].DN != "6001" || len(st.Sites[1].Servers) != 7 {
 		t.Fatalf("site 2 status %+v", st.Sites[1])
 	}
 	// The Go client reads the same.
