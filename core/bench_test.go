@@ -3,14 +3,12 @@ package core
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandem-softphone/tandem/continuity"
-	"github.com/tandem-softphone/tandem/sipua"
 	"github.com/tandem-softphone/tandem/sitesim"
 	"github.com/tandem-softphone/tandem/sitesim/directory"
 	"github.com/tandem-softphone/tandem/wire"
@@ -25,47 +23,18 @@ import (
 
 // benchSim runs the simulator for a benchmark; dir nil is the demo directory.
 func benchSim(b *testing.B, dir *directory.Directory) *sitesim.Sim {
-	b.Helper()
-	sim := sitesim.New(sitesim.Options{
-		Dir:          dir,
-		Sites:        sitesim.EphemeralAddrs(),
-		ControlAddr:  "127.0.0.1:0",
-		StatInterval: 200 * time.Millisecond,
-		Logger:       testLog,
+	return startSim(b, func(o *sitesim.Options) {
+		o.Dir = dir
+		o.StatInterval = 200 * time.Millisecond
 	})
-	if err := sim.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { sim.Close() })
-	return sim
 }
 
-// benchOptions are the short timings of testOptions, for a benchmark.
+// benchOptions are testOptions with registrations long enough that no
+// refresh lands inside a measurement (expiry is the simulator's doing).
 func benchOptions(b *testing.B, sim *sitesim.Sim, user string) Options {
-	b.Helper()
-	cfg, err := sim.DesktopConfig(user)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.KeepAlive.Local = 300 * time.Millisecond
-	cfg.KeepAlive.Remote = time.Second
-	return Options{
-		Config:         cfg,
-		Logger:         testLog,
-		MinBackoff:     100 * time.Millisecond,
-		MaxBackoff:     500 * time.Millisecond,
-		LinkMinBackoff: 50 * time.Millisecond,
-		LinkMaxBackoff: 300 * time.Millisecond,
-		RequestTimeout: 3 * time.Second,
-		DNWait:         5 * time.Second,
-		SIPExpires:     30 * time.Second,
-		Endpoint: sipua.Options{
-			MinBackoff:   100 * time.Millisecond,
-			MaxBackoff:   time.Second,
-			CloseTimeout: time.Second,
-		},
-		PreferredSiteCache: filepath.Join(b.TempDir(), "preferred-site.json"),
-	}
+	o := testOptions(b, sim, user)
+	o.SIPExpires = 30 * time.Second
+	return o
 }
 
 // benchCore starts a core and logs it in at site 1.
@@ -97,12 +66,12 @@ func loggedInAt(site int) func(State) bool {
 // await waits, without polling, until the core's state meets cond.
 func await(c *Core, wait time.Duration, cond func(State) bool) (State, error) {
 	met := make(chan State, 1)
-	var last sync.Mutex
-	var seen State
+	var mu sync.Mutex
+	var seen State // the last state, for the error
 	cancel := c.Subscribe(func(s State) {
-		last.Lock()
+		mu.Lock()
 		seen = s
-		last.Unlock()
+		mu.Unlock()
 		if cond(s) {
 			select {
 			case met <- s:
@@ -115,8 +84,8 @@ func await(c *Core, wait time.Duration, cond func(State) bool) (State, error) {
 	case s := <-met:
 		return s, nil
 	case <-time.After(wait):
-		last.Lock()
-		defer last.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
 		return State{}, fmt.Errorf("not within %v; state:\n%s", wait, dump(seen))
 	}
 }

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 const longWait = 15 * time.Second
 
 // startSim runs the two demo sites on ephemeral loopback ports.
-func startSim(t *testing.T, edit func(*sitesim.Options)) *sitesim.Sim {
+func startSim(t testing.TB, edit func(*sitesim.Options)) *sitesim.Sim {
 	t.Helper()
 	opts := sitesim.Options{
 		Sites:        sitesim.EphemeralAddrs(),
@@ -78,7 +78,7 @@ func setTimeouts(t *testing.T, sim *sitesim.Sim, siteTimeout, sipTimeout int) {
 
 // testOptions are short timings against the simulator: keep-alive detects a
 // blackholed server in well under a second, registrations last 2 s.
-func testOptions(t *testing.T, sim *sitesim.Sim, user string) Options {
+func testOptions(t testing.TB, sim *sitesim.Sim, user string) Options {
 	t.Helper()
 	cfg, err := sim.DesktopConfig(user)
 	if err != nil {
