@@ -34,11 +34,16 @@ func storeCall(t *testing.T, c *Call) []byte {
 func TestStoreRestoreCall(t *testing.T) {
 	s := startSite(t, "site1.test", nil)
 	a := newPhone(t, s, "1001", phoneOptions{said: chirp(300, 3000, 4*time.Second)})
-	b := newPhone(t, s, "2001", phoneOptions{said: chirp(3000, 300, 4*time.Second)})
+	// The restoring endpoint listens where the stored one did: a port free
+	// for UDP and TCP alike, so that the second bind cannot meet a stranger.
+	port := freePort(t)
+	b := newPhone(t, s, "2001", phoneOptions{
+		said: chirp(3000, 300, 4*time.Second),
+		edit: func(o *Options) { o.ListenPort = port },
+	})
 	ca, cb := connect(t, a, b)
 	waitCall(t, ca, "audio arrives", func(i CallInfo) bool { return i.Media.Stats.PacketsReceived > 20 })
 	before := cb.Info().Media.Stats
-	port := b.ep.Addr(TransportUDP).(*net.UDPAddr).Port
 
 	buf := storeCall(t, cb)
 	if _, err := cb.Store(nil); !errors.Is(err, ErrCallState) {
@@ -158,4 +163,24 @@ func TestWriteBufferFile(t *testing.T) {
 	if err := WriteBufferFile(filepath.Join(dir, "missing", "call.buf"), nil); err == nil {
 		t.Fatal("no error for a missing directory")
 	}
+}
+
+// freePort finds a loopback port number that is free for both UDP and TCP.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		tl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := tl.Addr().(*net.TCPAddr).Port
+		ul, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		tl.Close()
+		if err == nil {
+			ul.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
 }
