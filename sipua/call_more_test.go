@@ -142,7 +142,8 @@ func TestCallAttendedTransfer(t *testing.T) {
 	if ci.Replaced != ca.ID() || !strings.Contains(ci.PeerURI, "2001") {
 		t.Errorf("C's new call replaced %q, peer %s", ci.Replaced, ci.PeerURI)
 	}
-	if got := c.states(cb.ID()); len(got) == 0 || got[0] != CallConnected {
+	eventually(t, "C's replacing call reported", func() bool { return len(c.states(cb.ID())) > 0 })
+	if got := c.states(cb.ID()); got[0] != CallConnected {
 		t.Errorf("replacing call states %v: want it connected at once, without ringing", got)
 	}
 	eventually(t, "B and C talk", func() bool { return packetsIn(bc) > 5 && packetsIn(cb) > 5 })

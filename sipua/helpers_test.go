@@ -167,6 +167,32 @@ func (r *recorder) states(site string) []RegistrationState {
 	return out
 }
 
+// waitStates waits until at least len(want) states have been reported for
+// site, then checks them against want.
+func (r *recorder) waitStates(t testing.TB, site string, want []RegistrationState, within time.Duration) {
+	t.Helper()
+	waitReported(t, site, func() []RegistrationState { return r.states(site) }, want, within)
+}
+
+// waitReported waits until reported returns at least len(want) items, then
+// checks them against want. Events reach OnEvent on a goroutine of their
+// own, after the state they report is visible, so a test that has seen the
+// state must still wait for its event.
+func waitReported[T comparable](t testing.TB, what string, reported func() []T, want []T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := reported()
+		if len(got) >= len(want) || time.Now().After(deadline) {
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: reported %v, want %v", what, got, want)
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // startEndpoint starts an endpoint with opts; it is closed at cleanup.
 func startEndpoint(t testing.TB, opts Options) (*Endpoint, *recorder) {
 	t.Helper()
