@@ -23,8 +23,8 @@ var (
 	ErrCallState = errors.New("sipua: not possible in the call's state")
 	// ErrBusy: another renegotiation or transfer of the call is under way.
 	ErrBusy = errors.New("sipua: the call is busy with another request")
-	// ErrGlare: the peer sent a re-INVITE at the same time as ours (491);
-	// try again later.
+	// ErrGlare: the peer sent a re-INVITE at the same time as ours (491),
+	// again after the retries of RFC 3261 section 14.1; try again later.
 	ErrGlare = errors.New("sipua: the peer renegotiated at the same time (491)")
 	// ErrNotRegistered: no account is registered to call through.
 	ErrNotRegistered = errors.New("sipua: no registered account")
@@ -293,6 +293,10 @@ type Call struct {
 
 	transfer     TransferState
 	transferCode int
+	referring    bool // our REFER waits for its answer
+	// notifier owes the peer the NOTIFYs of the REFER it sent us, until
+	// the final one.
+	notifier *referNotifier
 	// transferredAway: the call is the consultation leg of our attended
 	// transfer, so the peer's BYE ends it as transferred.
 	transferredAway bool

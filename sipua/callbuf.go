@@ -19,15 +19,17 @@ import (
 
 // Errors of a buffer that cannot be restored; match them with errors.Is.
 var (
-	// ErrBufferForeign: the bytes are not a call buffer (wrong magic).
-	ErrBufferForeign = errors.New("sipua: not a call buffer")
+	// ErrBufferForeign: the bytes are not a buffer of the kind asked for
+	// (wrong magic): not ours at all, or a subscription buffer given to
+	// RestoreCall and the like.
+	ErrBufferForeign = errors.New("sipua: not a buffer of the kind asked for")
 	// ErrBufferTruncated: the buffer is shorter than its header says.
-	ErrBufferTruncated = errors.New("sipua: call buffer truncated")
+	ErrBufferTruncated = errors.New("sipua: buffer truncated")
 	// ErrBufferDamaged: the checksum does not match, or the fields do not
-	// make a call.
-	ErrBufferDamaged = errors.New("sipua: call buffer damaged")
+	// make a call (or a subscription).
+	ErrBufferDamaged = errors.New("sipua: buffer damaged")
 	// ErrBufferVersion: the buffer was written by a newer format version.
-	ErrBufferVersion = errors.New("sipua: call buffer of an unknown version")
+	ErrBufferVersion = errors.New("sipua: buffer of an unknown version")
 )
 
 const (
@@ -62,6 +64,7 @@ const (
 	tagDialog          = 20
 	tagLocal           = 21
 	tagStream          = 22
+	tagReferSub        = 23 // added in version 1: older readers skip it
 )
 
 // Bits of tagCallFlags.
@@ -92,8 +95,51 @@ type callRecord struct {
 	Dialog DialogState
 	Local  sdp.Local
 	Stream rtpstream.Snapshot
+	// Refer is the call's active implicit subscription of a transfer
+	// (BC-27); zero when it has none.
+	Refer referSubRecord
 
 	AnyMediaPort bool
+}
+
+// referRole says which side of a transfer's implicit subscription (RFC
+// 3515) the call holds.
+type referRole uint8
+
+const (
+	// referRoleSubscriber: we sent the REFER; the peer's NOTIFYs report how
+	// the transfer goes.
+	referRoleSubscriber referRole = 1
+	// referRoleNotifier: the peer sent the REFER; we owe it the NOTIFYs.
+	referRoleNotifier referRole = 2
+)
+
+// referSubRecord is an active transfer subscription of a call.
+type referSubRecord struct {
+	Role referRole
+	// Code is the last status reported: the one the peer last notified
+	// (subscriber), or the one we last notified (notifier).
+	Code int
+}
+
+// Tags of referSubRecord.
+const (
+	tagReferRole = iota + 1
+	tagReferCode
+)
+
+func writeReferSub(w *tlvWriter, s *referSubRecord) {
+	w.u8(tagReferRole, uint8(s.Role))
+	w.u32(tagReferCode, uint32(s.Code))
+}
+
+func readReferSub(r *tlvReader, f tlvFields, s *referSubRecord) {
+	s.Role = referRole(r.u8(f, tagReferRole))
+	code := r.u32(f, tagReferCode)
+	if s.Role == 0 || s.Role > referRoleNotifier || code > 699 {
+		r.fail(fmt.Errorf("transfer subscription of role %d, status %d", s.Role, code))
+	}
+	s.Code = int(code)
 }
 
 // appendCallBuffer appends rec's buffer to dst.
@@ -115,45 +161,74 @@ func appendCallBuffer(dst []byte, rec *callRecord) []byte {
 	w.nested(tagLocal, func(w *tlvWriter) { writeLocal(w, &rec.Local) })
 	w.nested(tagStream, func(w *tlvWriter) { writeSnapshot(w, &rec.Stream) })
 
+	if rec.Refer.Role != 0 {
+		w.nested(tagReferSub, func(w *tlvWriter) { writeReferSub(w, &rec.Refer) })
+	}
+	return appendFrame(dst, bufMagic, bufVersion, bits16(rec.AnyMediaPort, bufFlagAnyMediaPort), w.b)
+}
+
+// appendFrame appends a buffer of the given kind (magic) and version:
+// the header, the payload and the checksum.
+func appendFrame(dst []byte, magic string, version, flags uint16, payload []byte) []byte {
 	start := len(dst)
-	dst = append(dst, bufMagic...)
-	dst = binary.BigEndian.AppendUint16(dst, bufVersion)
-	dst = binary.BigEndian.AppendUint16(dst, bits16(rec.AnyMediaPort, bufFlagAnyMediaPort))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(w.b)))
-	dst = append(dst, w.b...)
+	dst = append(dst, magic...)
+	dst = binary.BigEndian.AppendUint16(dst, version)
+	dst = binary.BigEndian.AppendUint16(dst, flags)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
+	dst = append(dst, payload...)
 	return binary.BigEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start:]))
 }
 
-// decodeCallBuffer reads a call buffer of this or an older version.
-func decodeCallBuffer(buf []byte) (*callRecord, error) {
-	if len(buf) < len(bufMagic) || string(buf[:len(bufMagic)]) != bufMagic {
-		return nil, ErrBufferForeign
+// bufKinds names the kinds of buffer by their magic, for errors that
+// say what a buffer of the wrong kind is.
+var bufKinds = map[string]string{bufMagic: "call", subMagic: "subscription"}
+
+// readFrame checks the frame of a buffer of the kind magic names: the
+// magic, the lengths and the checksum. It returns the version, the flags
+// and the payload.
+func readFrame(buf []byte, magic string) (uint16, uint16, []byte, error) {
+	if len(buf) < len(magic) || string(buf[:len(magic)]) != magic {
+		if len(buf) >= len(magic) {
+			if other, ok := bufKinds[string(buf[:len(magic)])]; ok {
+				return 0, 0, nil, fmt.Errorf("%w: a %s buffer, not a %s buffer", ErrBufferForeign, other, bufKinds[magic])
+			}
+		}
+		return 0, 0, nil, ErrBufferForeign
 	}
 	if len(buf) < bufHeaderLen {
-		return nil, fmt.Errorf("%w: %d bytes, header needs %d", ErrBufferTruncated, len(buf), bufHeaderLen)
+		return 0, 0, nil, fmt.Errorf("%w: %d bytes, header needs %d", ErrBufferTruncated, len(buf), bufHeaderLen)
 	}
 	version := binary.BigEndian.Uint16(buf[8:])
 	flags := binary.BigEndian.Uint16(buf[10:])
 	n := binary.BigEndian.Uint32(buf[12:])
 	if n > bufMaxPayload {
-		return nil, fmt.Errorf("%w: payload of %d bytes", ErrBufferDamaged, n)
+		return 0, 0, nil, fmt.Errorf("%w: payload of %d bytes", ErrBufferDamaged, n)
 	}
 	total := bufHeaderLen + int(n) + bufTrailerLen
 	switch {
 	case len(buf) < total:
-		return nil, fmt.Errorf("%w: %d bytes of %d", ErrBufferTruncated, len(buf), total)
+		return 0, 0, nil, fmt.Errorf("%w: %d bytes of %d", ErrBufferTruncated, len(buf), total)
 	case len(buf) > total:
-		return nil, fmt.Errorf("%w: %d bytes after the buffer", ErrBufferDamaged, len(buf)-total)
+		return 0, 0, nil, fmt.Errorf("%w: %d bytes after the buffer", ErrBufferDamaged, len(buf)-total)
 	}
 	if sum := binary.BigEndian.Uint32(buf[total-bufTrailerLen:]); sum != crc32.ChecksumIEEE(buf[:total-bufTrailerLen]) {
-		return nil, fmt.Errorf("%w: checksum mismatch", ErrBufferDamaged)
+		return 0, 0, nil, fmt.Errorf("%w: checksum mismatch", ErrBufferDamaged)
+	}
+	return version, flags, buf[bufHeaderLen : total-bufTrailerLen], nil
+}
+
+// decodeCallBuffer reads a call buffer of this or an older version.
+func decodeCallBuffer(buf []byte) (*callRecord, error) {
+	version, flags, payload, err := readFrame(buf, bufMagic)
+	if err != nil {
+		return nil, err
 	}
 	// Version 1 is the only one so far; a new version adds its case here
 	// and keeps this one.
 	if version != 1 {
 		return nil, fmt.Errorf("%w: version %d, this build reads 1", ErrBufferVersion, version)
 	}
-	rec, err := decodeV1(buf[bufHeaderLen : total-bufTrailerLen])
+	rec, err := decodeV1(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBufferDamaged, err)
 	}
@@ -184,6 +259,9 @@ func decodeV1(payload []byte) (*callRecord, error) {
 	readDialog(r, r.parse(f.one(tagDialog)), &rec.Dialog)
 	readLocal(r, r.parse(f.one(tagLocal)), &rec.Local)
 	readSnapshot(r, r.parse(f.one(tagStream)), &rec.Stream)
+	if f[tagReferSub] != nil {
+		readReferSub(r, r.parse(f.one(tagReferSub)), &rec.Refer)
+	}
 	if r.err != nil {
 		return nil, r.err
 	}

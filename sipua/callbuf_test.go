@@ -322,6 +322,9 @@ func FuzzDecodeCallBuffer(f *testing.F) {
 	if buf, err := os.ReadFile(goldenV1); err == nil {
 		f.Add(buf)
 	}
+	withTransfer := goldenRecord()
+	withTransfer.Refer = referSubRecord{Role: referRoleSubscriber, Code: 180}
+	f.Add(appendCallBuffer(nil, withTransfer))
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		rec, err := decodeCallBuffer(buf)
 		if err != nil {

@@ -28,5 +28,8 @@
 // state and in-dialog requests), request.go (sending them), invite_out.go
 // and invite_in.go (setting calls up), hold.go (re-INVITE both ways),
 // hangup.go (BYE, CANCEL), dtmf.go, transfer.go (REFER, NOTIFY, Replaces)
-// and media.go (the stream and the audio devices).
+// and media.go (the stream and the audio devices); for subscriptions:
+// subscribe.go, notify.go and mwi.go; for save and restore (BC-25…BC-30,
+// docs/call-buffer.md): callbuf.go (the buffer format), store.go and
+// restore.go (calls), substore.go (subscriptions) and relaunch.go.
 package sipua

@@ -1,7 +1,10 @@
 package sipua
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -10,7 +13,8 @@ import (
 
 // Hold puts the peer on hold: a re-INVITE offers sendonly, our media stops
 // and the call leaves the audio devices. It returns once the peer has
-// answered.
+// answered. A re-INVITE that meets the peer's (491) is sent again after
+// the random wait of RFC 3261 section 14.1 (up to 4 s), twice at most.
 func (c *Call) Hold() error { return c.setHold(true) }
 
 // Resume takes the call off hold (re-INVITE with sendrecv) and gives it
@@ -20,7 +24,38 @@ func (c *Call) Resume() error {
 	return c.setHold(false)
 }
 
+// maxGlareRetries bounds the re-INVITEs sent again after 491.
+const maxGlareRetries = 2
+
 func (c *Call) setHold(hold bool) error {
+	hadAudio := c.ep.talking() == c
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = c.tryHold(hold)
+		if !errors.Is(err, ErrGlare) || attempt == maxGlareRetries {
+			break
+		}
+		// RFC 3261 section 14.1: both sides sent a re-INVITE; each tries
+		// again after a random wait, the owner of the Call-ID (the caller)
+		// the longer one, so that the other's goes first. Meanwhile the
+		// peer's re-INVITE is served as usual.
+		d := glareDelay(c.dir == Outgoing)
+		c.log.Info("re-INVITE met the peer's (491); trying again", "in", d)
+		if !c.ep.sleep(d) {
+			break
+		}
+	}
+	c.mu.Lock()
+	talks := c.state.established() && !c.localHold && (!hold || hadAudio)
+	c.mu.Unlock()
+	if talks {
+		c.ep.takeAudio(c)
+	}
+	return err
+}
+
+// tryHold sends one re-INVITE that holds or resumes the call.
+func (c *Call) tryHold(hold bool) error {
 	c.mu.Lock()
 	switch {
 	case !c.state.established():
@@ -42,25 +77,44 @@ func (c *Call) setHold(hold bool) error {
 	}
 	offer, err := sdp.Offer(&c.local)
 	c.mu.Unlock()
-	hadAudio := c.ep.talking() == c
 	if err == nil {
 		if hold {
 			c.ep.releaseAudio(c)
 		}
 		err = c.reinvite(offer, hold)
 	}
-
 	c.mu.Lock()
 	c.reinviting = false
 	if err != nil {
 		c.local.Direction = prev
 	}
-	talks := c.state.established() && !c.localHold && (!hold || hadAudio)
 	c.mu.Unlock()
-	if talks {
-		c.ep.takeAudio(c)
-	}
 	return err
+}
+
+// glareDelay is how long to wait before sending a re-INVITE again after
+// 491 (RFC 3261 section 14.1): 2.1 to 4 s for the owner of the Call-ID,
+// up to 2 s for the other side, in units of 10 ms.
+func glareDelay(owner bool) time.Duration {
+	const unit = 10 * time.Millisecond
+	if owner {
+		return 210*unit + time.Duration(rand.IntN(191))*unit
+	}
+	return time.Duration(rand.IntN(201)) * unit
+}
+
+// sleep waits d on the endpoint's clock; it reports false when the
+// endpoint closes first.
+func (e *Endpoint) sleep(d time.Duration) bool {
+	fired := make(chan struct{})
+	t := e.clock.AfterFunc(d, func() { close(fired) })
+	select {
+	case <-fired:
+		return true
+	case <-e.closing:
+		t.Stop()
+		return false
+	}
 }
 
 // reinvite sends a re-INVITE with offer and applies the answer.
@@ -114,8 +168,7 @@ func (e *Endpoint) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if len(req.Body()) > 0 && !isSDP(req) {
-		res := c.responseLocked(req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", nil)
-		res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+		res := c.notSDPLocked(req)
 		c.mu.Unlock()
 		e.respond(tx, res)
 		return
@@ -125,22 +178,13 @@ func (e *Endpoint) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	changed := false
 	offered := len(req.Body()) > 0
 	if offered {
-		answer, m, err := sdp.Answer(&c.local, req.Body())
-		if err == nil {
-			err = c.applyMediaLocked(m)
-		}
-		if err != nil {
+		var err error
+		if body, changed, err = c.answerOfferLocked(req); err != nil {
 			c.mu.Unlock()
 			c.log.Info("re-INVITE offer refused", "error", err)
 			e.respond(tx, e.notAcceptable(req, err))
 			return
 		}
-		// A peer that stops sending to us, or asks for nothing, holds us.
-		d, _ := sdp.Parse(req.Body())
-		was := c.remoteHold
-		c.remoteHold = d.OnHold() || d.Direction == sdp.SendOnly || d.Direction == sdp.Inactive
-		body = answer
-		changed = was != c.remoteHold
 	} else {
 		offer, err := sdp.Offer(&c.local)
 		if err != nil {
@@ -186,4 +230,28 @@ func (c *Call) checkInDialogLocked(req *sip.Request) *sip.Response {
 	}
 	c.dlg.RemoteCSeq = seq
 	return nil
+}
+
+// answerOfferLocked answers the SDP offer of an in-dialog request and
+// applies it; changed tells whether the peer's hold changed.
+func (c *Call) answerOfferLocked(req *sip.Request) (answer []byte, changed bool, err error) {
+	answer, m, err := sdp.Answer(&c.local, req.Body())
+	if err == nil {
+		err = c.applyMediaLocked(m)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	// A peer that stops sending to us, or asks for nothing, holds us.
+	d, _ := sdp.Parse(req.Body())
+	was := c.remoteHold
+	c.remoteHold = d.OnHold() || d.Direction == sdp.SendOnly || d.Direction == sdp.Inactive
+	return answer, was != c.remoteHold, nil
+}
+
+// notSDPLocked refuses an in-dialog request whose body is not SDP.
+func (c *Call) notSDPLocked(req *sip.Request) *sip.Response {
+	res := c.responseLocked(req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", nil)
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	return res
 }

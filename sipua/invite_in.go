@@ -202,7 +202,7 @@ func (c *Call) responseLocked(req *sip.Request, code int, reason string, body []
 	if to := res.To(); to != nil {
 		to.Params.Add("tag", c.dlg.LocalTag)
 	}
-	if code > 100 && code < 300 && (req.IsInvite() || req.Method == sip.SUBSCRIBE || req.Method == sip.REFER) {
+	if code > 100 && code < 300 && (req.IsInvite() || req.Method == sip.SUBSCRIBE || req.Method == sip.REFER || req.Method == sip.UPDATE) {
 		if u, err := parseURI(c.dlg.LocalContact); err == nil {
 			res.AppendHeader(&sip.ContactHeader{Address: u})
 		}

@@ -96,7 +96,7 @@ func (s *Subscription) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	e.respond(tx, e.response(req, sip.StatusOK, "OK"))
 	if content != nil {
-		s.content = content
+		s.content, s.body = content, req.Body()
 	}
 	s.apply(st)
 }

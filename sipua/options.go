@@ -84,6 +84,13 @@ type Options struct {
 	// DefaultDTMFDuration.
 	DTMFDuration time.Duration
 
+	// AcceptTransfer decides whether a peer's request to transfer a call
+	// (an incoming REFER) is carried out; nil accepts every one. A
+	// refused request is answered 603 Decline and the call goes on. It
+	// runs on the goroutine that serves the REFER: return quickly, and do
+	// not wait for the call.
+	AcceptTransfer func(TransferRequest) bool
+
 	// Clock defaults to the system clock.
 	Clock Clock
 	// OnEvent receives every Event, in order, on one goroutine of its own.

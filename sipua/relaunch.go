@@ -28,14 +28,17 @@ func (p RelaunchPhase) String() string {
 }
 
 // RelaunchEvent reports a Relaunch: when it starts, and when it has
-// finished, with how long it took, how many calls went on and what went
-// wrong (Err nil when nothing did).
+// finished, with how long it took, how many calls and subscriptions went
+// on and what went wrong (Err nil when nothing did).
 type RelaunchEvent struct {
 	Phase    RelaunchPhase
 	Duration time.Duration // RelaunchFinished: from start to finish
 	Restored int           // RelaunchFinished: calls that went on
 	Dropped  int           // RelaunchFinished: connected calls lost
-	Err      error
+	// RelaunchFinished: active subscriptions that went on, and those lost.
+	SubscriptionsRestored int
+	SubscriptionsDropped  int
+	Err                   error
 }
 
 func (RelaunchEvent) isEvent() {}
@@ -46,12 +49,16 @@ func (RelaunchEvent) isEvent() {}
 // un-REGISTER, starts a fresh stack on the same UDP, TCP and TLS ports
 // (where the peers' dialogs and route sets send their requests),
 // re-REGISTERs every account at once and restores the calls
-// (RestoreCall). Calls still being set up are ended as Close ends them.
-// The peers see a pause in the media; their requests in that pause are
-// retransmitted to the fresh stack. The application sees each call end
-// with EndStored and come back, CONNECTED, with the same ID.
+// (RestoreCall). Active subscriptions are stored and restored the same
+// way (Subscription.Store, RestoreSubscription); calls still being set up
+// are ended, and subscriptions not yet active unsubscribed, as Close
+// does. The peers see a pause in the media; their requests in that pause
+// are retransmitted to the fresh stack. The application sees each call
+// end with EndStored and come back, CONNECTED, with the same ID, and each
+// subscription end with ReasonStored and come back, ACTIVE.
 //
-// ctx bounds the wait for calls busy with a re-INVITE. If the stack
+// ctx bounds the wait for calls busy with a re-INVITE or a REFER, and for
+// subscriptions busy with a refresh. If the stack
 // cannot start again the error says so and the endpoint can only be
 // closed.
 func (e *Endpoint) Relaunch(ctx context.Context) error {
@@ -67,6 +74,7 @@ func (e *Endpoint) Relaunch(ctx context.Context) error {
 	e.live.Store(false)
 
 	bufs, dropped := e.storeCalls(ctx)
+	subs, subsDropped := e.storeSubscriptions(ctx)
 	hctx, cancel := context.WithTimeout(context.Background(), e.opts.CloseTimeout)
 	e.hangupAll(hctx)
 	e.endSubscriptions(hctx)
@@ -96,9 +104,25 @@ func (e *Endpoint) Relaunch(ctx context.Context) error {
 	} else {
 		dropped += len(bufs)
 	}
+	subsRestored := 0
+	for _, ss := range subs {
+		if !e.running() { // the stack did not start again
+			subsDropped++
+			continue
+		}
+		if _, rerr := e.RestoreSubscription(ss.buf, ss.pkg); rerr != nil {
+			e.log.Warn("relaunch: restore subscription", "error", rerr)
+			err = errors.Join(err, rerr)
+			subsDropped++
+			continue
+		}
+		subsRestored++
+	}
 	d := time.Since(begin)
-	e.log.Info("relaunched", "duration", d, "restored", restored, "dropped", dropped, "error", err)
-	e.emit(RelaunchEvent{Phase: RelaunchFinished, Duration: d, Restored: restored, Dropped: dropped, Err: err})
+	e.log.Info("relaunched", "duration", d, "restored", restored, "dropped", dropped,
+		"subscriptions", subsRestored, "subscriptions dropped", subsDropped, "error", err)
+	e.emit(RelaunchEvent{Phase: RelaunchFinished, Duration: d, Restored: restored, Dropped: dropped,
+		SubscriptionsRestored: subsRestored, SubscriptionsDropped: subsDropped, Err: err})
 	if err != nil {
 		return fmt.Errorf("sipua: relaunch: %w", err)
 	}
@@ -134,6 +158,43 @@ func (e *Endpoint) storeCalls(ctx context.Context) ([][]byte, int) {
 		}
 	}
 	return bufs, dropped
+}
+
+// storedSub is a subscription stored for a relaunch, with the
+// event package that reads it.
+type storedSub struct {
+	buf []byte
+	pkg EventPackage
+}
+
+// storeSubscriptions stores every active subscription; one busy with a
+// SUBSCRIBE is tried again until ctx ends. It returns the buffers and how
+// many active subscriptions could not be stored. The others (not yet
+// active) are left to endSubscriptions.
+func (e *Endpoint) storeSubscriptions(ctx context.Context) ([]storedSub, int) {
+	var out []storedSub
+	dropped := 0
+	for _, s := range e.subs.all() {
+		for {
+			buf, err := s.Store(nil)
+			if err == nil {
+				out = append(out, storedSub{buf: buf, pkg: s.pkg})
+				break
+			}
+			if !errors.Is(err, ErrBusy) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				s.log.Warn("relaunch: subscription stays busy; it is dropped", "error", err)
+				dropped++
+			case <-time.After(20 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
+	return out, dropped
 }
 
 // restartStack closes sipgo and the listeners and starts them afresh on

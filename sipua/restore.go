@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/tandem-softphone/tandem/media/rtpstream"
 )
 
@@ -27,16 +29,9 @@ func (e *Endpoint) RestoreCall(buf []byte) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !e.running() {
-		return nil, ErrNotStarted
-	}
-	r, err := e.site(rec.Site)
+	r, err := e.restoreAccount("call", rec.ID, rec.Site, rec.User)
 	if err != nil {
-		return nil, fmt.Errorf("sipua: restore call %s: %w", rec.ID, err)
-	}
-	if r.acct.User != rec.User {
-		return nil, fmt.Errorf("sipua: restore call %s: site %s is DN %s, the call's is %s: %w",
-			rec.ID, rec.Site, r.acct.User, rec.User, ErrUnknownSite)
+		return nil, err
 	}
 
 	c := e.newCall(r, rec.Direction)
@@ -48,6 +43,10 @@ func (e *Endpoint) RestoreCall(buf []byte) (*Call, error) {
 	c.transferredFrom, c.referredBy, c.replaced = rec.TransferredFrom, rec.ReferredBy, rec.Replaced
 	c.dlg = rec.Dialog
 	c.local = rec.Local
+	if rec.Refer.Role == referRoleSubscriber {
+		// BC-27: our transfer goes on; the peer's NOTIFYs finish it.
+		c.transfer, c.transferCode = TransferPending, rec.Refer.Code
+	}
 	c.settle() // no INVITE transaction waits for this call
 
 	if err := e.callTaken(c); err != nil {
@@ -80,7 +79,35 @@ func (e *Endpoint) RestoreCall(buf []byte) (*Call, error) {
 	if talks {
 		e.takeAudioIfFree(c)
 	}
+	if rec.Refer.Role == referRoleNotifier {
+		c.restoreReferSub(rec.Refer.Code)
+	}
 	return c, nil
+}
+
+// restoreReferSub carries on the subscription of a REFER the peer sent
+// (BC-27) and ends it with the final NOTIFY it is owed: the outcome
+// already known when the call was stored, else 487, since the call placed
+// for the REFER was still being set up and did not survive the store.
+func (c *Call) restoreReferSub(code int) {
+	// The reason phrase of a stored status is not kept: a generic one.
+	final := sipfrag{code: code, reason: "Failed"}
+	switch {
+	case code < 200:
+		final = sipfrag{code: sip.StatusRequestTerminated, reason: "Request Terminated"}
+	case code < 300:
+		final.reason = "OK"
+	}
+	n := &referNotifier{last: final.code, lastReason: final.reason, ended: true}
+	c.mu.Lock()
+	c.notifier = n
+	c.mu.Unlock()
+	c.ep.goCall(func() {
+		c.notifyRefer(final)
+		n.mu.Lock()
+		n.over = true
+		n.mu.Unlock()
+	})
 }
 
 // callTaken reports ErrCallExists when c's ID or dialog is already known.
@@ -144,4 +171,21 @@ func (e *Endpoint) restoreStream(c *Call, rec *callRecord) (*rtpstream.Stream, e
 	c.local.RTCPPort = int(s.LocalRTCPAddr().Port())
 	c.mu.Unlock()
 	return s, nil
+}
+
+// restoreAccount is the account a stored call or subscription (what, id)
+// of site and DN user goes back to; the endpoint must be running.
+func (e *Endpoint) restoreAccount(what, id, site, user string) (*registration, error) {
+	if !e.running() {
+		return nil, ErrNotStarted
+	}
+	r, err := e.site(site)
+	if err != nil {
+		return nil, fmt.Errorf("sipua: restore %s %s: %w", what, id, err)
+	}
+	if r.acct.User != user {
+		return nil, fmt.Errorf("sipua: restore %s %s: site %s is DN %s, the %s's is %s: %w",
+			what, id, site, r.acct.User, what, user, ErrUnknownSite)
+	}
+	return r, nil
 }

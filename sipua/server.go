@@ -11,9 +11,10 @@ import (
 // requestHandler answers one incoming request on its server transaction.
 type requestHandler func(req *sip.Request, tx sip.ServerTransaction)
 
-// handlers are the methods the endpoint serves. Calls (INVITE, ACK, BYE,
-// CANCEL, UPDATE, INFO, REFER) and subscriptions (SUBSCRIBE, NOTIFY) add
-// their entries here; everything else is refused by onUnhandled.
+// handlers are the methods the endpoint serves, and so its Allow header.
+// Calls (INVITE, ACK, BYE, CANCEL, UPDATE, INFO, REFER) and subscriptions
+// (SUBSCRIBE, NOTIFY) add their entries here; everything else is refused
+// by onUnhandled.
 func (e *Endpoint) handlers() map[sip.RequestMethod]requestHandler {
 	return map[sip.RequestMethod]requestHandler{
 		sip.OPTIONS: e.onOptions,
@@ -24,6 +25,10 @@ func (e *Endpoint) handlers() map[sip.RequestMethod]requestHandler {
 		sip.REFER:   e.onRefer,
 		sip.NOTIFY:  e.routeNotify, // subscriptions, else transfers
 		sip.INFO:    e.onInfo,
+		sip.UPDATE:  e.onUpdate, // update.go
+		// Only the implicit subscription of a REFER we accepted is ours
+		// to serve (transfer.go); other packages get 489.
+		sip.SUBSCRIBE: e.onSubscribe,
 	}
 }
 

@@ -92,7 +92,10 @@ func TestSippAnswersWithEcho(t *testing.T) {
 	if code := sipp.wait(t, 10*time.Second); code != 0 {
 		t.Errorf("SIPp exit code %d", code)
 	}
-	if r := correlation(a.said, a.heard()); r < 0.8 {
+	// The echo crosses the loopback twice, so a loaded machine's late
+	// device periods hit it twice; other audio stays below 0.5 (see
+	// TestCorrelationMeasure).
+	if r := correlation(a.said, a.heard()); r < 0.6 {
 		t.Errorf("the echo of our audio: correlation %.2f", r)
 	}
 }

@@ -39,7 +39,7 @@ func (c *Call) Store(dst []byte) ([]byte, error) {
 	case !c.state.established() || c.stream == nil:
 		c.mu.Unlock()
 		return dst, fmt.Errorf("sipua: store call %s (%v): %w", c.id, c.state, ErrCallState)
-	case c.reinviting || c.ackWait != nil:
+	case c.reinviting || c.ackWait != nil || c.referring:
 		c.mu.Unlock()
 		return dst, fmt.Errorf("sipua: store call %s: %w", c.id, ErrBusy)
 	}
@@ -57,7 +57,18 @@ func (c *Call) Store(dst []byte) ([]byte, error) {
 
 	c.mu.Lock()
 	rec := c.recordLocked(snap)
+	n := c.notifier
 	c.mu.Unlock()
+	if n != nil {
+		// A call placed for the peer's REFER that is still being set up
+		// cannot go with the buffer (calls in setup are lost): it ends,
+		// and the restored call tells the peer (restoreReferSub).
+		if active, code, tc := n.active(); active && code < 200 && tc != nil {
+			if err := tc.Hangup(); err != nil {
+				c.log.Info("end the transfer's call", "error", err)
+			}
+		}
+	}
 	c.finish(EndStored, 0, "stored")
 	if info := c.Info(); info.EndReason != EndStored {
 		// The peer hung up meanwhile: there is nothing to continue.
@@ -89,6 +100,17 @@ func (c *Call) recordLocked(snap rtpstream.Snapshot) *callRecord {
 		Stream:          snap,
 	}
 	rec.Dialog.RouteSet = append([]string(nil), c.dlg.RouteSet...)
+	// BC-27: the call's transfer subscription goes with it while it is
+	// active, and only then: ours once the peer accepted the REFER (and
+	// has not notified the end), the peer's until we sent the final
+	// NOTIFY.
+	if c.transfer == TransferPending && !c.referring {
+		rec.Refer = referSubRecord{Role: referRoleSubscriber, Code: c.transferCode}
+	} else if c.notifier != nil {
+		if active, code, _ := c.notifier.active(); active {
+			rec.Refer = referSubRecord{Role: referRoleNotifier, Code: code}
+		}
+	}
 	return rec
 }
 

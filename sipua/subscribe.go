@@ -144,11 +144,13 @@ type Subscription struct {
 	mu            sync.Mutex
 	rec           subscriptionRecord
 	content       any
+	body          []byte // the NOTIFY body content was parsed from, for Store
 	timer         Timer
 	planGen       int // timers of an older plan do nothing
 	next          time.Time
 	failures      int  // consecutive failed SUBSCRIBEs, for back-off
 	unsubscribing bool // no refresh, no retry: the end is near
+	sending       int  // planned SUBSCRIBEs under way, answers not yet taken: Store waits
 }
 
 // subscriptions are the endpoint's subscriptions that have not ended.
@@ -506,7 +508,13 @@ func (s *Subscription) fire(gen int) {
 	// failed, and is tried again with the same Call-ID).
 	initial := s.rec.Dialog.RemoteTag == ""
 	callID := s.rec.Dialog.CallID
+	s.sending++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.sending--
+		s.mu.Unlock()
+	}()
 
 	res, err := s.send(initial, s.rec.Expires)
 	switch {

@@ -64,6 +64,7 @@ func (c *Call) refer(target sip.Uri, attended bool) error {
 		return ErrBusy
 	}
 	c.transfer, c.transferCode = TransferPending, 0
+	c.referring = true
 	c.emitLocked()
 	referredBy := "<" + c.dlg.LocalURI + ">"
 	c.mu.Unlock()
@@ -76,6 +77,9 @@ func (c *Call) refer(target sip.Uri, attended bool) error {
 	if err == nil && !res.IsSuccess() {
 		err = fmt.Errorf("%d %s", res.StatusCode, res.Reason)
 	}
+	c.mu.Lock()
+	c.referring = false
+	c.mu.Unlock()
 	if err != nil {
 		c.mu.Lock()
 		if c.transfer == TransferPending {
@@ -226,8 +230,20 @@ func parseReferTo(v string) (sip.Uri, string, error) {
 	return u, rep, nil
 }
 
+// TransferRequest is a peer's request to transfer a call of ours (a
+// REFER), as Options.AcceptTransfer sees it.
+type TransferRequest struct {
+	CallID     string // the call whose peer asks
+	Target     string // whom we are asked to call
+	ReferredBy string // who asks
+	// Attended: the target is to take the place of one of its calls
+	// (Refer-To with Replaces).
+	Attended bool
+}
+
 // onRefer serves a REFER within a call: our peer transfers us to someone
-// else. We accept (202), call the target (in place of the dialog named by
+// else. Unless the application refuses (Options.AcceptTransfer: 603), we
+// accept (202), call the target (in place of the dialog named by
 // Replaces, for an attended transfer) and report its progress by NOTIFY.
 // The call with the transferor goes on until it hangs up.
 func (e *Endpoint) onRefer(req *sip.Request, tx sip.ServerTransaction) {
@@ -252,6 +268,16 @@ func (e *Endpoint) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	if rb := req.GetHeader("Referred-By"); rb != nil {
 		referredBy = rb.Value()
 	}
+	if accept := e.opts.AcceptTransfer; accept != nil {
+		c.mu.Unlock()
+		ok := accept(TransferRequest{CallID: c.id, Target: target.String(), ReferredBy: referredBy, Attended: rep != ""})
+		if !ok {
+			c.log.Info("transfer request declined", "to", target.String())
+			e.respond(tx, e.response(req, sip.StatusGlobalDecline, "Decline"))
+			return
+		}
+		c.mu.Lock()
+	}
 	res := c.responseLocked(req, sip.StatusAccepted, "Accepted", nil)
 	c.mu.Unlock()
 	e.respond(tx, res)
@@ -259,7 +285,7 @@ func (e *Endpoint) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 
 	n := c.newReferNotifier()
 	n.progress(sip.StatusTrying, "Trying")
-	_, err = e.dial(c.reg, target, dialExtras{
+	tc, err := e.dial(c.reg, target, dialExtras{
 		replaces:        rep,
 		referredBy:      referredBy,
 		transferredFrom: c.id,
@@ -268,20 +294,33 @@ func (e *Endpoint) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		c.log.Warn("call for REFER", "error", err)
 		n.progress(sip.StatusServiceUnavailable, "Service Unavailable")
+		return
 	}
+	n.mu.Lock()
+	n.call = tc
+	n.mu.Unlock()
 }
 
 // referNotifier sends the NOTIFYs of a REFER we accepted, in order, ending
 // with the final status.
 type referNotifier struct {
-	mu    sync.Mutex
-	last  int // the last status queued: repeats are not reported
-	frags chan sipfrag
+	mu         sync.Mutex
+	last       int // the last status queued: repeats are not reported
+	lastReason string
+	ended      bool  // the final NOTIFY is queued: nothing more goes out
+	call       *Call // the call placed for the REFER, once dialled
+	frags      chan sipfrag
+	// over: the final NOTIFY has been sent (or the call is gone); the
+	// subscription is no longer active.
+	over bool
 }
 
 type sipfrag struct {
 	code   int
 	reason string
+	// unsubscribed: the peer ended the subscription (SUBSCRIBE with
+	// Expires 0); this NOTIFY, of the status so far, is the last.
+	unsubscribed bool
 }
 
 // maxFrags bounds the statuses of one transfer: 100, a few distinct 18x
@@ -290,10 +329,16 @@ const maxFrags = 8
 
 func (c *Call) newReferNotifier() *referNotifier {
 	n := &referNotifier{frags: make(chan sipfrag, maxFrags)}
+	c.mu.Lock()
+	c.notifier = n
+	c.mu.Unlock()
 	c.ep.goCall(func() {
 		for f := range n.frags {
 			c.notifyRefer(f)
-			if f.code >= 200 {
+			if f.code >= 200 || f.unsubscribed {
+				n.mu.Lock()
+				n.over = true
+				n.mu.Unlock()
 				return
 			}
 		}
@@ -301,21 +346,50 @@ func (c *Call) newReferNotifier() *referNotifier {
 	return n
 }
 
+// active reports whether the subscription still owes the final NOTIFY,
+// with the last status queued, and the call placed for the REFER.
+func (n *referNotifier) active() (bool, int, *Call) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.over, n.last, n.call
+}
+
 // progress queues a status of the transfer target. It never blocks:
 // repeats, provisional statuses beyond the queue, and anything after the
-// final status are dropped.
+// final NOTIFY are dropped.
 func (n *referNotifier) progress(code int, reason string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	// The last slot is kept for the final status.
-	if code == n.last || n.last >= 200 || code < 200 && len(n.frags) >= maxFrags-1 {
+	if code == n.last || n.ended || code < 200 && len(n.frags) >= maxFrags-1 {
 		return
 	}
-	n.last = code
+	n.last, n.lastReason, n.ended = code, reason, code >= 200
 	select {
 	case n.frags <- sipfrag{code: code, reason: reason}:
 	default:
 	}
+}
+
+// resend queues the status so far again, as the NOTIFY that answers the
+// peer's SUBSCRIBE of the subscription (RFC 6665 section 4.2.1.2); after
+// an unsubscribe it is the final one. It reports false once the final
+// NOTIFY is queued.
+func (n *referNotifier) resend(unsubscribe bool) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ended {
+		return false
+	}
+	if !unsubscribe && len(n.frags) >= maxFrags-1 {
+		return true // a NOTIFY is queued anyway
+	}
+	n.ended = unsubscribe
+	select {
+	case n.frags <- sipfrag{code: n.last, reason: n.lastReason, unsubscribed: unsubscribe}:
+	default:
+	}
+	return true
 }
 
 // notifyRefer sends one NOTIFY of the implicit refer subscription.
@@ -327,8 +401,11 @@ func (c *Call) notifyRefer(f sipfrag) {
 		return
 	}
 	state := "active;expires=60"
-	if f.code >= 200 {
+	switch {
+	case f.code >= 200:
 		state = "terminated;reason=noresource"
+	case f.unsubscribed:
+		state = "terminated;reason=timeout"
 	}
 	res, err := c.request(sip.NOTIFY, func(req *sip.Request) {
 		req.AppendHeader(sip.NewHeader("Event", "refer"))
@@ -380,4 +457,51 @@ func (e *Endpoint) onReplacingInvite(req *sip.Request, tx sip.ServerTransaction)
 		return
 	}
 	e.goCall(func() { old.bye(EndReplaced, 0, "replaced by call "+c.id) })
+}
+
+// referSubscriptionExpires is the lifetime our NOTIFYs grant an implicit
+// refer subscription, and the most a SUBSCRIBE may ask for.
+const referSubscriptionExpires = 60
+
+// onSubscribe serves a SUBSCRIBE. We are a notifier only of the implicit
+// subscription of a REFER we accepted (RFC 3515): the peer may refresh it
+// or end it early (Expires 0) within the call's dialog; the NOTIFY that
+// every accepted SUBSCRIBE brings (RFC 6665 section 4.2.1.2) repeats the
+// status so far. Any other event package gets 489 Bad Event with our
+// Allow-Events (RFC 6665 section 4.2.1.1), a refer subscription that does
+// not exist (any more) 481.
+func (e *Endpoint) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
+	if !strings.EqualFold(eventType(req), "refer") {
+		res := e.response(req, 489, "Bad Event")
+		res.AppendHeader(sip.NewHeader("Allow-Events", "refer"))
+		e.respond(tx, res)
+		return
+	}
+	c := e.lockDialogCall(req, tx)
+	if c == nil {
+		return
+	}
+	n := c.notifier
+	if n == nil {
+		res := c.responseLocked(req, sip.StatusCallTransactionDoesNotExists, "Subscription Does Not Exist", nil)
+		c.mu.Unlock()
+		e.respond(tx, res)
+		return
+	}
+	expires := referSubscriptionExpires
+	if h := req.GetHeader("Expires"); h != nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil && v >= 0 && v < expires {
+			expires = v
+		}
+	}
+	if !n.resend(expires == 0) {
+		res := c.responseLocked(req, sip.StatusCallTransactionDoesNotExists, "Subscription Does Not Exist", nil)
+		c.mu.Unlock()
+		e.respond(tx, res)
+		return
+	}
+	res := c.responseLocked(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	c.mu.Unlock()
+	e.respond(tx, res)
 }

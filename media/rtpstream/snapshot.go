@@ -153,6 +153,13 @@ type Stats struct {
 	RFactor float64
 	MOS     float64
 
+	// CaptureUnderruns counts the times the captured audio ran dry while
+	// it was being sent (the device fell behind: a gap went out);
+	// CaptureDropped the captured samples dropped because the device ran
+	// ahead of the stream's clock.
+	CaptureUnderruns uint64
+	CaptureDropped   uint64
+
 	Dropped      uint64 // packets that were not RTP of this stream
 	AuthFailures uint64 // SRTP or SRTCP packets that failed authentication
 	Buffer       jitter.Stats
@@ -189,6 +196,9 @@ func (s *Stream) Stats() Stats {
 	if s.jb != nil {
 		st.Buffer = s.jb.Stats()
 	}
+	s.pcmMu.Lock()
+	st.CaptureUnderruns, st.CaptureDropped = s.capture.underruns, s.capture.dropped
+	s.pcmMu.Unlock()
 	st.RFactor, st.MOS = EModel(s.rtt/2+st.Buffer.Target, st.Jitter, st.FractionLost)
 	return st
 }

@@ -7,7 +7,9 @@
 //
 // The stream has its own clock: every packet interval it takes a frame of
 // captured audio queued by Write (silence when there is none, or when
-// muted) and sends it, so that media flows from the first moment; every
+// muted) and sends it, so that media flows from the first moment. The
+// captured audio starts once a lead of two frames is queued, which absorbs
+// late capture callbacks without gaps (capture.go); every
 // frame it plays out one packet from the jitter buffer into the queue
 // that Read drains. An audio device connects its capture callback to
 // Write and its playback callback to Read.
@@ -184,7 +186,7 @@ type Stream struct {
 	rtt          time.Duration
 
 	pcmMu   sync.Mutex
-	capture []int16
+	capture captureQueue
 	playout []int16
 
 	wake chan struct{} // Start and Update reschedule the clock
@@ -248,6 +250,7 @@ func newStream(cfg Config) (*Stream, error) {
 		log:      cfg.Logger,
 		marker:   true,
 		decoders: map[uint8]*recvCodec{},
+		capture:  captureQueue{limit: int(maxCaptureQueue * time.Duration(cfg.SampleRate) / time.Second)},
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}, nil
@@ -529,11 +532,13 @@ func (s *Stream) SendDTMF(digits string, duration time.Duration) error {
 }
 
 // Write queues captured audio (mono PCM at Config.SampleRate) to send.
-// It never blocks; audio beyond what the stream's clock takes is dropped.
+// It never blocks. The stream sends the audio once a lead of a few
+// frames is queued, so that late callbacks leave no gaps; audio beyond
+// what the stream's clock takes is dropped (see captureQueue).
 func (s *Stream) Write(pcm []int16) {
 	s.pcmMu.Lock()
 	defer s.pcmMu.Unlock()
-	s.capture = appendBounded(s.capture, pcm, s.samples(maxCaptureQueue))
+	s.capture.write(pcm)
 }
 
 // Read fills pcm with received audio to play (mono PCM at
@@ -657,13 +662,9 @@ func (s *Stream) sendFrames(now, due time.Time) time.Time {
 // sendFrame sends one packet interval: a telephone-event packet, or a
 // frame of audio, or nothing on hold; the timestamp moves on in any case.
 func (s *Stream) sendFrame() {
-	n := s.samples(s.ptime)
+	frame := make([]int16, s.samples(s.ptime))
 	s.pcmMu.Lock()
-	frame := make([]int16, n)
-	if len(s.capture) >= n {
-		copy(frame, s.capture)
-		s.capture = s.capture[:copy(s.capture, s.capture[n:])]
-	}
+	s.capture.take(frame)
 	s.pcmMu.Unlock()
 
 	step := uint32(int64(s.sendClock) * int64(s.ptime) / int64(time.Second))
