@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -202,6 +203,8 @@ Commands:
                                                    the file (default a tone); prints the call id
   hangup --call ID                                 hang a call up
   calls                                            the calls of the customers and test numbers
+  mwi DN NEW OLD                                   voice messages waiting in DN's mailbox: the
+                                                   subscribed desktops are told (message-summary)
 
 Test numbers: 9000 echoes what it hears, 9001 plays a tone, 9002 is busy.
 
@@ -223,7 +226,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usagef("ctl: %v", err)
 	}
 	if global.NArg() == 0 {
-		return usagef("ctl: a command is required: status, expire-registration, graceful-shutdown, kill, revive, force-logout, events, call, hangup, calls")
+		return usagef("ctl: a command is required: status, expire-registration, graceful-shutdown, kill, revive, force-logout, events, call, hangup, calls, mwi")
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
 	fs := pflag.NewFlagSet("sitesim ctl "+cmd, pflag.ContinueOnError)
@@ -271,6 +274,7 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case "hangup":
 		fs.StringVar(&callID, "call", "", "the call `ID`")
 	case "calls":
+	case "mwi":
 	default:
 		return usagef("ctl: unknown command %q", cmd)
 	}
@@ -280,7 +284,20 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return usagef("ctl %s: %v", cmd, err)
 	}
-	if fs.NArg() > 0 {
+	var counts [2]int
+	if cmd == "mwi" {
+		if fs.NArg() != 3 {
+			return usagef("ctl mwi: DN NEW OLD are required, e.g. ctl mwi 5001 2 5")
+		}
+		dn = fs.Arg(0)
+		for i := range counts {
+			n, err := strconv.Atoi(fs.Arg(i + 1))
+			if err != nil || n < 0 {
+				return usagef("ctl mwi: %q is not a message count", fs.Arg(i+1))
+			}
+			counts[i] = n
+		}
+	} else if fs.NArg() > 0 {
 		return usagef("ctl %s: unexpected argument %q", cmd, fs.Arg(0))
 	}
 	if fs.Lookup("site") != nil && site != 1 && site != 2 {
@@ -342,6 +359,8 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return done(err, "%s", id)
 	case "hangup":
 		return done(c.Hangup(ctx, callID), "call %s: hung up", callID)
+	case "mwi":
+		return done(c.SetMessages(ctx, dn, counts[0], counts[1]), "DN %s: %d new, %d old voice messages", dn, counts[0], counts[1])
 	case "calls":
 		calls, err := c.Calls(ctx)
 		if err != nil {

@@ -166,6 +166,19 @@ func TestCtlCommands(t *testing.T) {
 		ctlFails(t, s, 2, `unexpected argument "now"`, "status", "now")
 	})
 
+	t.Run("mwi", func(t *testing.T) {
+		if out := ctl(t, s, "mwi", "5001", "2", "5"); !strings.Contains(out, "DN 5001: 2 new, 5 old") {
+			t.Fatalf("mwi: %q", out)
+		}
+		s1 := site(t, s, 1)
+		if got := s1.mwi.Counts("5001"); got.New != 2 || got.Old != 5 {
+			t.Fatalf("site 1 mailbox 5001: %+v", got)
+		}
+		ctlFails(t, s, 2, "DN NEW OLD are required", "mwi", "5001", "2")
+		ctlFails(t, s, 2, "not a message count", "mwi", "5001", "x", "1")
+		ctlFails(t, s, 1, "no DN 4242", "mwi", "4242", "1", "0")
+	})
+
 	t.Run("expire-registration", func(t *testing.T) {
 		s1 := site(t, s, 1)
 		d := newDesk(t, s1)

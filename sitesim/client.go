@@ -68,6 +68,11 @@ func (c *Client) Hangup(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodPost, "/hangup", HangupRequest{Call: id}, nil)
 }
 
+// SetMessages sets the voice messages waiting in a DN's mailbox.
+func (c *Client) SetMessages(ctx context.Context, dn string, newMsgs, oldMsgs int) error {
+	return c.do(ctx, http.MethodPost, "/mwi", MessagesRequest{DN: dn, New: newMsgs, Old: oldMsgs}, nil)
+}
+
 // Calls lists the calls of the simulated customers and test numbers.
 func (c *Client) Calls(ctx context.Context) ([]CallStatus, error) {
 	var calls []CallStatus

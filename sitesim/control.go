@@ -36,6 +36,13 @@ type (
 		Site   int    `json:"site"`
 		Server Server `json:"server,omitempty"`
 	}
+	// MessagesRequest is the body of POST /mwi: the voice messages waiting
+	// in DN's mailbox, at whichever site has the DN.
+	MessagesRequest struct {
+		DN  string `json:"dn"`
+		New int    `json:"new"`
+		Old int    `json:"old"`
+	}
 	// ForceLogoutRequest is the body of POST /force-logout; Agent is an
 	// agent id or a user name.
 	ForceLogoutRequest struct {
@@ -72,6 +79,7 @@ func (e *APIError) Error() string {
 //	POST /call                    CallRequest → CallAnswer
 //	POST /hangup                  HangupRequest
 //	GET  /calls                   []CallStatus
+//	POST /mwi                     MessagesRequest
 func (s *Sim) Handler() http.Handler {
 	type route struct {
 		method string
@@ -130,6 +138,13 @@ func (s *Sim) Handler() http.Handler {
 		}},
 		"/calls": {http.MethodGet, func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, s.Calls())
+		}},
+		"/mwi": {http.MethodPost, func(w http.ResponseWriter, r *http.Request) {
+			req, ok := decode[MessagesRequest](w, r)
+			if !ok {
+				return
+			}
+			answer(w, s.SetMessages(req.DN, req.New, req.Old), OK{OK: true})
 		}},
 	}
 	// A router of its own rather than http.ServeMux, whose 404 and 405

@@ -217,6 +217,31 @@ func (s *Sim) Site(n int) (*Site, error) {
 	return s.sites[n-1], nil
 }
 
+// SetMessages sets the voice messages waiting in a DN's mailbox at the
+// site(s) that have the DN; their subscribers are notified (RFC 3842).
+func (s *Sim) SetMessages(dn string, newMsgs, oldMsgs int) error {
+	if dn == "" {
+		return invalidf("dn is required")
+	}
+	found := false
+	for _, site := range s.sites {
+		if site == nil {
+			continue
+		}
+		err := site.SetMessages(dn, newMsgs, oldMsgs)
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
+	if !found {
+		return notFoundf("no DN %s at either site", dn)
+	}
+	return nil
+}
+
 // Events returns the logged events after seq and the Seq of the oldest one
 // kept (older ones were dropped from the bounded log).
 func (s *Sim) Events(seq uint64) (entries []LogEntry, oldest uint64) {

@@ -26,6 +26,7 @@ import (
 	"github.com/tandem-softphone/tandem/link"
 	"github.com/tandem-softphone/tandem/sitesim/confsim"
 	"github.com/tandem-softphone/tandem/sitesim/directory"
+	"github.com/tandem-softphone/tandem/sitesim/mwi"
 	"github.com/tandem-softphone/tandem/sitesim/registrar"
 	"github.com/tandem-softphone/tandem/sitesim/sipproxy"
 	"github.com/tandem-softphone/tandem/sitesim/statsim"
@@ -154,6 +155,7 @@ type Site struct {
 	conf *confsim.Pair
 	stat *statsim.Pair
 	reg  *registrar.Registrar // with the site's call-routing proxy on its sockets
+	mwi  *mwi.Notifier        // the site's voicemail: message-summary subscriptions
 
 	expMu    sync.Mutex
 	expiries map[string][]chan struct{} // DN → closed when its unregistration reached the T-Server
@@ -251,10 +253,12 @@ func (s *Site) start(ctx context.Context) error {
 	site := s.opts.Site
 	board := s.opts.board
 	board.attach(s)
+	s.mwi = mwi.New(s.log.With("server", "sip"))
 	proxy, err := sipproxy.New(sipproxy.Options{
-		Router: sipproxy.RouterFunc(func(req *sip.Request) sipproxy.Target { return board.route(site, req) }),
-		OnCall: board.onCall,
-		Logger: s.log.With("server", "sip"),
+		Router:      sipproxy.RouterFunc(func(req *sip.Request) sipproxy.Target { return board.route(site, req) }),
+		OnCall:      board.onCall,
+		OnSubscribe: s.mwi.Handle,
+		Logger:      s.log.With("server", "sip"),
 	})
 	if err != nil {
 		return err
@@ -449,6 +453,19 @@ func (s *Site) ExpireRegistration(dn string) error {
 	case <-time.After(5 * time.Second):
 		return fmt.Errorf("DN %s: the registrar did not report the expiry within 5 s", dn)
 	}
+}
+
+// SetMessages sets the voice messages waiting in a DN's mailbox; the
+// desktops subscribed to it (message-summary) are told at once.
+func (s *Site) SetMessages(dn string, newMsgs, oldMsgs int) error {
+	if newMsgs < 0 || oldMsgs < 0 {
+		return invalidf("message counts must not be negative")
+	}
+	if _, ok := s.opts.Dir.DN(s.opts.Site, dn); !ok {
+		return notFoundf("site %d: no DN %s", s.opts.Site, dn)
+	}
+	s.mwi.Set(dn, mwi.Counts{New: newMsgs, Old: oldMsgs})
+	return nil
 }
 
 // GracefulShutdown logs every agent out with graceful_shutdown_logout and

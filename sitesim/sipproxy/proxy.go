@@ -88,7 +88,12 @@ type Options struct {
 	// OnCall, if set, is told how the calls go. It is called from the
 	// request handlers, never with a lock held; it must not block long.
 	OnCall func(CallEvent)
-	Logger *slog.Logger
+	// OnSubscribe, if set, takes the SUBSCRIBEs addressed to the site
+	// itself (its voicemail notifier); client sends from the socket they
+	// came in on, whose address is self. Without it they are refused
+	// with 405.
+	OnSubscribe func(req *sip.Request, tx sip.ServerTransaction, client *sipgo.Client, self sip.Uri)
+	Logger      *slog.Logger
 }
 
 // Proxy routes the calls of one site. Hand its Extend to the registrar.
@@ -200,7 +205,10 @@ func (st *stack) nextHop(req *sip.Request) (h hop, self bool, err error) {
 	target := req.Recipient
 	if len(routes) > 0 {
 		target = routes[0]
-	} else if st.isSelf(req.Recipient) {
+	} else if st.isSelf(req.Recipient) || req.Recipient.Port == 0 && st.isOurHost(req.Recipient) {
+		// Our address without a port is the agents' domain (what a phone
+		// dials "9000" to when no domain is configured): ours to route,
+		// whatever port we listen on.
 		return hop{uri: req.Recipient}, true, nil
 	}
 	h = hop{uri: req.Recipient, transport: "UDP"}
@@ -239,6 +247,13 @@ func (st *stack) isSelf(u sip.Uri) bool {
 		port = 5060
 	}
 	return port == st.udp || port == st.tcp
+}
+
+// isOurHost reports whether u names our address, whatever the port: the
+// domain of the agents' addresses of record when none is configured.
+func (st *stack) isOurHost(u sip.Uri) bool {
+	ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
+	return err == nil && ip.Unmap() == st.ip
 }
 
 // selfURI is our address for a Record-Route over transport.
@@ -319,6 +334,17 @@ func (st *stack) forward(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	routed := false
+	// A SUBSCRIBE to a user of our domain (our address at any port, as the
+	// agents' address of record reads) is for the site's own notifier.
+	if req.Method == sip.SUBSCRIBE && p.opts.OnSubscribe != nil && (self || fwd.GetHeader("Route") == nil && st.isOurHost(req.Recipient)) {
+		self := st.selfURI(strings.ToUpper(req.Transport()))
+		self.UriParams = sip.NewParams()
+		if strings.EqualFold(req.Transport(), "TCP") {
+			self.UriParams.Add("transport", "tcp")
+		}
+		p.opts.OnSubscribe(req, tx, st.client, self)
+		return
+	}
 	if self {
 		if !initial {
 			st.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")

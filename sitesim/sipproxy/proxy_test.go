@@ -318,6 +318,15 @@ func TestNextHop(t *testing.T) {
 	if _, self, err := st.nextHop(req); err != nil || !self {
 		t.Fatalf("a request for us: self %v err %v", self, err)
 	}
+	// Our host without a port is our domain; with another port, someone else.
+	req = sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "9000", Host: "127.0.0.1"})
+	if _, self, err := st.nextHop(req); err != nil || !self {
+		t.Fatalf("a request for our domain: self %v err %v", self, err)
+	}
+	req = sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "9000", Host: "127.0.0.1", Port: 5999})
+	if h, self, err := st.nextHop(req); err != nil || self || h.addr != "127.0.0.1:5999" {
+		t.Fatalf("a request for another port of our host: %+v self %v err %v", h, self, err)
+	}
 	req.AppendHeader(sip.NewHeader("Route", "<sip:127.0.0.1:1;lr"))
 	if _, _, err := st.nextHop(req); err == nil {
 		t.Fatal("a broken Route gave a next hop")
