@@ -4,7 +4,7 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 PKGS      := ./...
 FUZZTIME  ?= 20s
 
-.PHONY: setup build run test lint unit gui-test fuzz bench clean
+.PHONY: setup build run test lint unit gui-test fuzz bench package clean
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,8 @@ unit:
 # -race skips (the software painter is too slow under it); then the real
 # window under Xvfb. No -race and no other flags than `go build`'s, so the
 # cgo build of the GLFW driver (minutes, cold) is shared with the build.
+# TestRealWindow* are the window on a fake backend, and on the real core
+# against the simulator's own process (cmd/sitesim, built by the test).
 # Its screenshots go to /tmp/tandem-screenshots, or to $TANDEM_SCREENSHOTS.
 gui-test: setup
 	$(GO) test -tags ci -count=1 ./gui/...
@@ -44,6 +46,12 @@ fuzz:
 
 bench: setup
 	@bash scripts/bench.sh
+
+# The Linux (.deb, tarball) and Windows (program, installer) packages and
+# their SHA256SUMS, in dist/ (docs/admin-guide.md). TANDEM_SIGN_CERT and
+# TANDEM_SIGN_KEY sign the Windows files.
+package: setup
+	@bash scripts/package.sh
 
 clean:
 	$(GO) clean -testcache

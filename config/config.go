@@ -8,7 +8,8 @@
 // file, the user's file, the file named by --config, and command-line flags.
 // A layer overrides only the keys it sets. The default file paths are given
 // by DefaultPaths; a missing file at a default path is skipped, a missing file
-// named explicitly is an error.
+// named explicitly is an error. In the directory of each default path, a
+// bc.properties file (PropertiesName) is read just before tandem.toml.
 //
 // A file whose name ends in ".properties" is read as a Java properties file,
 // anything else as TOML.

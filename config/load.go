@@ -59,6 +59,10 @@ func Load(opts LoadOptions) (*Config, error) {
 		case f.given != "":
 			l.file(f.given, true)
 		case !opts.NoDefaultFiles && f.def != "":
+			// The seed's bc.properties may stand beside tandem.toml (the
+			// Windows installer's /CONFIG puts one there): it is read
+			// first, so that the TOML file overrides it.
+			l.file(filepath.Join(filepath.Dir(f.def), PropertiesName), false)
 			l.file(f.def, false)
 		}
 	}
@@ -187,6 +191,10 @@ func (l *loader) finish() (*Config, error) {
 	}
 	return l.cfg, nil
 }
+
+// PropertiesName is the file that Load also reads, before tandem.toml, in
+// the directories of DefaultPaths: the seed's bc.properties format.
+const PropertiesName = "bc.properties"
 
 // DefaultPaths returns this OS's system-wide and per-user file paths. user is
 // empty when the user's configuration directory is unknown.

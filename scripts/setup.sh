@@ -13,11 +13,17 @@ DEB_PACKAGES=(
   libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev
   libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev
   xvfb xauth xdotool imagemagick libgl1-mesa-dri
+  # packaging/packaging_test.go: the desktop entry, the installer script
+  # (compiled, signed, listed), the tarball
+  desktop-file-utils nsis osslsigncode openssl p7zip-full xz-utils
 )
 
 # Go tools, pinned.
 GO_TOOLS=(
   honnef.co/go/tools/cmd/staticcheck@v0.8.2
+  # the packages (scripts/package.sh, which pins the same versions)
+  fyne.io/tools/cmd/fyne@v1.7.4
+  github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 )
 
 missing=()
