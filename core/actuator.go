@@ -48,7 +48,13 @@ func (a actuator) Connect(ctx context.Context, site int, step func(string)) (int
 	aw.resolve(nil)
 	c.mu.Lock()
 	c.st.LoginError = LoginError{} // a Config Server accepted the login
+	chosen := c.loginSite
 	c.mu.Unlock()
+	if chosen != 0 {
+		// The agent chose a site at login: it stays where it got in, with
+		// no move to the Person's preferred site.
+		return site, nil
+	}
 	return pref, nil
 }
 

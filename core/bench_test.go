@@ -46,7 +46,7 @@ func benchCore(b *testing.B, opts Options) *Core {
 	}
 	c.Start(context.Background())
 	b.Cleanup(c.Close)
-	if err := c.Login(context.Background(), "", sitesim.DemoPassword); err != nil {
+	if err := c.Login(context.Background(), "", sitesim.DemoPassword, 0); err != nil {
 		b.Fatalf("Login: %v", err)
 	}
 	if _, err := await(c, longWait, loggedInAt(1)); err != nil {
@@ -209,7 +209,7 @@ func BenchmarkStart(b *testing.B) {
 			b.Fatal(err)
 		}
 		c.Start(context.Background())
-		if err := c.Login(context.Background(), "", sitesim.DemoPassword); err != nil {
+		if err := c.Login(context.Background(), "", sitesim.DemoPassword, 0); err != nil {
 			c.Close()
 			b.Fatalf("Login: %v", err)
 		}
@@ -290,7 +290,7 @@ func BenchmarkGracefulShutdownLoad(b *testing.B) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := c.Login(context.Background(), "", sitesim.DemoPassword); err != nil {
+			if err := c.Login(context.Background(), "", sitesim.DemoPassword, 0); err != nil {
 				errs[i] = fmt.Errorf("%s: Login: %w", u, err)
 				return
 			}

@@ -27,10 +27,12 @@ func (c *Core) onCall(ev sipua.CallEvent) {
 	} else {
 		h := append(c.st.CallHistory[:0:0], c.st.CallHistory...)
 		c.st.CallHistory = append(h[max(0, len(h)+1-maxHistory):], ev.CallInfo)
+		c.saved.saveHistory(c.st.CallHistory)
 	}
 	c.st.Calls = calls
 	active := len(calls)
 	c.mu.Unlock()
+	c.onCallSaved(ev)
 	c.post(continuity.CallsChanged{Active: active})
 	c.publish()
 }
@@ -42,6 +44,10 @@ func (c *Core) onMedia(ev sipua.MediaEvent) {
 		c.notify(continuity.Warning, 0, fmt.Sprintf("no audio received on the call for %v", ev.Silence.Round(1e9)))
 	case sipua.MediaRTPResumed:
 		c.notify(continuity.Cleared, 0, "audio received on the call again")
+	case sipua.MediaQuality:
+		// Keeps the saved RTP position fresh, and catches a media change
+		// that no call event reported (BC-30).
+		c.saved.checkpoint(ev.CallID)
 	}
 }
 

@@ -15,10 +15,10 @@
 // passwords read from the Config Server, and stays registered at both sites
 // until Quit (BC-2, BC-20).
 //
-// Calls are not here yet: they come with the endpoint's call API, as a file
-// of their own that adds the call intents, the calls to the State (and
-// continuity.CallsChanged, for BC-24) from the endpoint's events (onSIP),
-// and the store/restore re-launch of BC-30.
+// The calls (calls.go) come from the endpoint's events; while connected
+// they are saved in Options.StateDir so that a crash does not lose them,
+// and the next start offers them back (savedcalls.go, BC-30), with the
+// call history (history.go).
 package core
 
 import (
@@ -89,6 +89,14 @@ type Options struct {
 	Statistic string
 	// MaxNotices bounds State.Notices (default 200).
 	MaxNotices int
+	// Mailbox is the voicemail box whose message summary is subscribed to
+	// (RFC 3842) through each site; empty: the agent's own address of
+	// record at the site.
+	Mailbox string
+	// StateDir is the directory of the user's state: the checkpoints of
+	// the connected calls (BC-30, savedcalls.go) and the call history.
+	// Empty: nothing is kept.
+	StateDir string
 }
 
 func (o *Options) defaults() error {
@@ -142,6 +150,9 @@ type Core struct {
 	ep            *sipua.Endpoint
 	user          string
 	password      string // for the Config Server of every site; never logged
+	loginSite     int    // the site the agent chose at login; 0: the preferred one (BC-10)
+	mwi           mwiState
+	aud           audioState
 	person        confserv.Person
 	havePerson    bool
 	apps          [2]confserv.Application
@@ -150,6 +161,7 @@ type Core struct {
 	st            State // the parts that do not come from the engine
 	pastTimelines []continuity.Timeline
 	subs          map[*subscriber]struct{}
+	saved         *saver // the calls' checkpoints and the call history
 	seq           uint64 // last Notice.Seq
 	seen          engineView
 }
@@ -200,6 +212,7 @@ func New(opts Options) (*Core, error) {
 	for i := range c.st.Sites {
 		c.st.Sites[i].Name = c.cfg.Sites[i].Name
 	}
+	c.loadState()
 	return c, nil
 }
 
@@ -308,6 +321,8 @@ func (c *Core) shutdown() {
 				c.log.Warn("SIP endpoint close", "err", err)
 			}
 		}
+		c.updateRinging() // closing: the ringtone stops
+		c.saved.close()
 		if c.cancel != nil {
 			c.cancel()
 		}
@@ -361,7 +376,7 @@ func (c *Core) stopEngine() {
 	}
 	c.mu.Lock()
 	c.eng = nil
-	c.pastTimelines = append(c.pastTimelines, timelines...)
+	c.pastTimelines = lastTimelines(c.pastTimelines, timelines)
 	c.st.Phase = continuity.LoggedOut
 	if phase == continuity.Idle {
 		c.st.Phase = continuity.Idle

@@ -52,7 +52,7 @@ func TestLoginReadyNotReady(t *testing.T) {
 	if _, ok := simAgent(t, sim, 2, "1001"); ok {
 		t.Fatal("agent logged in at site 2 too (BC-2: one site at a time)")
 	}
-	if err := c.Login(ctx, "", sitesim.DemoPassword); !errors.Is(err, ErrBusy) {
+	if err := c.Login(ctx, "", sitesim.DemoPassword, 0); !errors.Is(err, ErrBusy) {
 		t.Fatalf("second Login: %v, want ErrBusy", err)
 	}
 }
@@ -61,7 +61,7 @@ func TestLoginReadyNotReady(t *testing.T) {
 func TestWrongPassword(t *testing.T) {
 	sim := startSim(t, nil)
 	c := startCore(t, sim, "agent1", nil)
-	err := c.Login(testutil.Context(t), "", "wrong")
+	err := c.Login(testutil.Context(t), "", "wrong", 0)
 	if !errors.Is(err, ErrAuth) {
 		t.Fatalf("Login: %v, want ErrAuth", err)
 	}
@@ -354,7 +354,7 @@ func TestQuit(t *testing.T) {
 			return true
 		})
 	}
-	if err := c.Login(testutil.Context(t), "", sitesim.DemoPassword); !errors.Is(err, ErrClosed) {
+	if err := c.Login(testutil.Context(t), "", sitesim.DemoPassword, 0); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Login after Quit: %v", err)
 	}
 }
@@ -397,7 +397,7 @@ func TestNoSiteThenRecovery(t *testing.T) {
 		}
 	}
 	c := startCore(t, sim, "agent1", nil)
-	if err := c.Login(testutil.Context(t), "", sitesim.DemoPassword); !errors.Is(err, ErrUnreachable) {
+	if err := c.Login(testutil.Context(t), "", sitesim.DemoPassword, 0); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("Login: %v, want ErrUnreachable", err)
 	}
 	waitState(t, c, "waiting with a next attempt", func(s State) bool {

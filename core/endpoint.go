@@ -95,6 +95,7 @@ func (c *Core) startEndpoint(ctx context.Context, s *session, step func(string))
 		return errors.New("SIP endpoint: no site to register at")
 	}
 	o := c.opts.Endpoint
+	c.applyAudioDevices(&o)
 	o.Accounts = accts
 	o.OnEvent = c.onSIP
 	if o.Logger == nil {
@@ -139,9 +140,13 @@ func (c *Core) onSIP(ev sipua.Event) {
 		re = e
 	case sipua.CallEvent:
 		c.onCall(e)
+		c.updateRinging()
 		return
 	case sipua.MediaEvent:
 		c.onMedia(e)
+		return
+	case sipua.SubscriptionEvent:
+		c.onSubscription(e)
 		return
 	default:
 		return
@@ -159,4 +164,7 @@ func (c *Core) onSIP(ev sipua.Event) {
 	c.st.Sites[site-1].SIP = Registration{State: re.State.String(), Code: re.Code, Reason: re.Reason}
 	c.mu.Unlock()
 	c.publish()
+	if re.State == sipua.RegistrationRegistered {
+		c.ensureMWI(site)
+	}
 }

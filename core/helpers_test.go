@@ -130,7 +130,7 @@ func runCore(t *testing.T, opts Options) *Core {
 // is logged in at site, registered at both sites.
 func login(t *testing.T, c *Core, site int) {
 	t.Helper()
-	if err := c.Login(testutil.Context(t), "", sitesim.DemoPassword); err != nil {
+	if err := c.Login(testutil.Context(t), "", sitesim.DemoPassword, 0); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
 	waitLoggedIn(t, c, site)

@@ -46,7 +46,15 @@ func (a *authWait) siteFailed(site int, err error) bool {
 // password is wrong, with ErrUnreachable when neither site answered (the core
 // keeps trying, BC-22), and with ErrBusy when a login is already under way
 // or done. An empty user takes the configured one.
-func (c *Core) Login(ctx context.Context, user, password string) error {
+//
+// site is the agent's choice: 0 starts at the cached preferred site and moves
+// to the Person's preferred one (BC-10, BC-11); 1 or 2 starts at that site
+// and stays at the site that accepts the login (the other one when it cannot
+// be reached, BC-9), with no move to the preferred site.
+func (c *Core) Login(ctx context.Context, user, password string, site int) error {
+	if site < 0 || site > 2 {
+		return fmt.Errorf("login: no site %d (0: preferred, 1 or 2)", site)
+	}
 	c.opMu.Lock()
 	if c.closing.Load() || c.ctx == nil {
 		c.opMu.Unlock()
@@ -75,12 +83,13 @@ func (c *Core) Login(ctx context.Context, user, password string) error {
 		c.havePerson = false // another agent at this desk: nothing of the last one is reused
 	}
 	c.user, c.password = user, password
+	c.loginSite = site
 	c.auth = aw
 	c.st.User = user
 	c.st.LoginError = LoginError{}
 	c.mu.Unlock()
-	start := 0
-	if !c.cfg.HotSeating {
+	start := site
+	if start == 0 && !c.cfg.HotSeating {
 		start = c.cache.load(user) // BC-11
 	}
 	c.log.Info("login", "user", user, "start_site", start)

@@ -25,19 +25,33 @@ type State struct {
 	// Countdowns are the next steps planned: "switchover" (BC-13, BC-18) or
 	// "next attempt" (BC-22), with when they happen.
 	Countdowns []Countdown
-	// Timelines are every login, switchover and re-launch of the run (BC-20).
+	// Timelines are the logins, switchovers and re-launches of the run
+	// (BC-20), oldest first: the last MaxTimelines.
 	Timelines []continuity.Timeline
 	// LoginError is why the last login failed; zero when it did not.
 	LoginError LoginError
 	// Calls are the calls in progress, oldest first.
 	Calls []sipua.CallInfo
-	// CallHistory are the calls of this run that ended, oldest first (the
-	// last maxHistory); each says how it ended.
+	// CallHistory are the calls that ended, oldest first (the last
+	// maxHistory), this run's and, with Options.StateDir, the earlier
+	// runs'; each says how it ended.
 	CallHistory []sipua.CallInfo
+	// SavedCalls are the calls an earlier run left connected when it
+	// ended without hanging up (a crash), found at start: offer to
+	// continue them (RestoreSavedCalls) or to forget them
+	// (DiscardSavedCalls). BC-30.
+	SavedCalls []SavedCall
+	// Voicemail is the agent's voice messages (message-summary): the
+	// current site's voicemail server's count, else the other site's.
+	Voicemail Voicemail
 }
 
 // maxHistory bounds State.CallHistory.
 const maxHistory = 100
+
+// MaxTimelines bounds State.Timelines: every snapshot copies them, and a
+// long run would gather them without end.
+const MaxTimelines = 50
 
 // Agent is the agent's T-Server state at the current site.
 type Agent struct {
@@ -123,6 +137,7 @@ func (s State) clone() State {
 	s.Timelines = slices.Clone(s.Timelines)
 	s.Calls = slices.Clone(s.Calls)
 	s.CallHistory = slices.Clone(s.CallHistory)
+	s.SavedCalls = slices.Clone(s.SavedCalls)
 	return s
 }
 
@@ -196,13 +211,45 @@ func (c *Core) publish() {
 func (c *Core) Snapshot() State {
 	c.mu.Lock()
 	st := c.st.clone()
+	vm := c.mwi.sites
 	run := c.eng
 	past := c.pastTimelines
 	c.mu.Unlock()
-	st.Timelines = slices.Clone(past)
+	var cur []continuity.Timeline
 	if run != nil {
 		st.Phase, st.Site = run.e.Phase()
-		st.Timelines = append(st.Timelines, run.e.Timelines()...)
+		cur = run.e.Timelines()
 	}
+	st.Timelines = lastTimelines(past, cur)
+	st.Voicemail = pickVoicemail(vm, st.Site)
+	c.liveMedia(st.Calls)
 	return st
+}
+
+// lastTimelines is the last MaxTimelines of past then cur, in a new slice.
+func lastTimelines(past, cur []continuity.Timeline) []continuity.Timeline {
+	if n := len(past) + len(cur) - MaxTimelines; n > 0 {
+		skip := min(n, len(past))
+		past, cur = past[skip:], cur[n-skip:]
+	}
+	return append(slices.Clone(past), cur...)
+}
+
+// liveMedia brings the media counters of the calls up to now: the calls'
+// events come when they change, not as their packets flow.
+func (c *Core) liveMedia(calls []sipua.CallInfo) {
+	if len(calls) == 0 {
+		return
+	}
+	ep, err := c.anyEndpoint()
+	if err != nil {
+		return
+	}
+	for i := range calls {
+		if call, ok := ep.Call(calls[i].ID); ok {
+			if info := call.Info(); info.HasMedia {
+				calls[i].HasMedia, calls[i].Media = true, info.Media
+			}
+		}
+	}
 }

@@ -14,7 +14,8 @@ type Backend interface {
 	// goroutine of the backend's; the returned function stops the calls.
 	Subscribe(fn func(core.State)) (cancel func())
 
-	Login(ctx context.Context, user, password string) error
+	// Login logs in at site: 0 the preferred one, 1 or 2 that site.
+	Login(ctx context.Context, user, password string, site int) error
 	Ready(ctx context.Context) error
 	NotReady(ctx context.Context, reason string) error
 	AfterCallWork(ctx context.Context) error

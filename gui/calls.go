@@ -82,7 +82,7 @@ func (p *callsPanel) announce(ci sipua.CallInfo) {
 		return
 	}
 	p.announced[ci.ID] = true
-	p.u.win.RequestFocus()
+	p.u.showWindow() // also out of the tray
 	p.u.app.SendNotification(fyne.NewNotification("Incoming call", "Call from "+peerText(ci)))
 }
 
@@ -156,17 +156,11 @@ func newCallRow(u *UI, id string) *callRow {
 	r.quality = caption("")
 	r.failure = newFailureLabel()
 
-	r.answer = widget.NewButtonWithIcon("Answer", theme.NewThemedResource(assets.Call), func() {
-		r.do("answer", "Answer", func() error { return u.b.Answer(id) })
-	})
+	r.answer = widget.NewButtonWithIcon("Answer", theme.NewThemedResource(assets.Call), r.onAnswer)
 	r.answer.Importance = widget.SuccessImportance
-	r.reject = widget.NewButtonWithIcon("Reject", theme.CancelIcon(), func() {
-		r.do("reject", "Reject", func() error { return u.b.Reject(id) })
-	})
+	r.reject = widget.NewButtonWithIcon("Reject", theme.CancelIcon(), r.onReject)
 	r.reject.Importance = widget.DangerImportance
-	r.hangup = widget.NewButtonWithIcon("Hang up", theme.CancelIcon(), func() {
-		r.do("hang up", "Hang up", func() error { return u.b.Hangup(id) })
-	})
+	r.hangup = widget.NewButtonWithIcon("Hang up", theme.CancelIcon(), r.onHangup)
 	r.hangup.Importance = widget.DangerImportance
 	r.hold = widget.NewButtonWithIcon("Hold", theme.MediaPauseIcon(), r.onHold)
 	r.mute = widget.NewButtonWithIcon("Mute", theme.VolumeMuteIcon(), r.onMute)
@@ -246,6 +240,18 @@ func (r *callRow) renderJoins(consult []sipua.CallInfo) {
 
 func (r *callRow) renderTimer(now time.Time) {
 	r.timer.SetText(callTimer(r.info, now))
+}
+
+func (r *callRow) onAnswer() {
+	r.do("answer", "Answer", func() error { return r.u.b.Answer(r.id) })
+}
+
+func (r *callRow) onReject() {
+	r.do("reject", "Reject", func() error { return r.u.b.Reject(r.id) })
+}
+
+func (r *callRow) onHangup() {
+	r.do("hang up", "Hang up", func() error { return r.u.b.Hangup(r.id) })
 }
 
 func (r *callRow) onHold() {

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -14,6 +15,9 @@ import (
 	"github.com/tandem-softphone/tandem/core"
 )
 
+// maxRecentNumbers is how many recent numbers the number field offers.
+const maxRecentNumbers = 10
+
 // dialKeys are the dial pad's keys, row by row.
 const dialKeys = "123456789*0#"
 
@@ -21,7 +25,8 @@ const dialKeys = "123456789*0#"
 type dialPad struct {
 	u       *UI
 	card    *widget.Card
-	number  *widget.Entry
+	number  *widget.SelectEntry // its list: the recent numbers
+	recent  []string
 	keys    map[rune]*widget.Button
 	erase   *widget.Button
 	call    *widget.Button
@@ -31,7 +36,7 @@ type dialPad struct {
 
 func newDialPad(u *UI) *dialPad {
 	d := &dialPad{u: u, keys: map[rune]*widget.Button{}}
-	d.number = widget.NewEntry()
+	d.number = widget.NewSelectEntry(nil)
 	d.number.SetPlaceHolder("Number to call")
 	d.number.OnChanged = func(string) { d.render(d.u.st) }
 	d.number.OnSubmitted = func(string) {
@@ -85,6 +90,10 @@ func (d *dialPad) dialer() Dialer {
 }
 
 func (d *dialPad) render(st core.State) {
+	if recent := core.RecentNumbers(st.CallHistory, maxRecentNumbers); !slices.Equal(recent, d.recent) {
+		d.recent = recent
+		d.number.SetOptions(recent)
+	}
 	dl := d.dialer()
 	enable(d.call, dl != nil && st.Phase == continuity.LoggedIn && strings.TrimSpace(d.number.Text) != "")
 	ci, onCall := connectedCall(st)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandem-softphone/tandem/continuity"
 	"github.com/tandem-softphone/tandem/core"
+	"github.com/tandem-softphone/tandem/internal/credstore"
 )
 
 // The golden images of the main views, at the window's default size. A
@@ -34,7 +35,10 @@ func goldenUI(t *testing.T, st core.State, themeChoice string) *UI {
 }
 
 func TestGoldenLogin(t *testing.T) {
-	u := goldenUI(t, sampleIdle(), themeLight)
+	skipUnderRace(t)
+	u := newTestUIWith(t, newFake(sampleIdle()), func(o *Options) { o.Passwords = &credstore.Memory{} })
+	u.setTheme(themeLight)
+	u.win.Resize(defaultWindowSize)
 	u.login.user.SetText("alice")
 	test.AssertImageMatches(t, "login.png", u.win.Canvas().Capture())
 }

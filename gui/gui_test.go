@@ -501,17 +501,17 @@ func TestTimelinesAndNotices(t *testing.T) {
 func TestTesterMenu(t *testing.T) {
 	f := newFake(sampleReady())
 	u := newTestUI(t, f)
-	if len(u.win.MainMenu().Items) != 1 {
+	if menus := u.win.MainMenu().Items; len(menus) != 2 || menus[1].Label != "Call" {
 		t.Fatal("the tester menu shows without the setting")
 	}
 	form := u.settingsForm()
 	tester := form.Items[1].Widget.(interface{ SetChecked(bool) })
 	tester.SetChecked(true)
 	menus := u.win.MainMenu().Items
-	if len(menus) != 2 || menus[1].Label != "Tester" {
+	if len(menus) != 3 || menus[2].Label != "Tester" {
 		t.Fatalf("menus %v", menus)
 	}
-	for _, it := range menus[1].Items {
+	for _, it := range menus[2].Items {
 		if it.Action != nil {
 			it.Action()
 		}

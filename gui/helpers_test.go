@@ -87,8 +87,12 @@ func (f *fakeBackend) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *fakeBackend) Login(_ context.Context, user, password string) error {
-	f.record("Login(%s,%s)", user, password)
+func (f *fakeBackend) Login(_ context.Context, user, password string, site int) error {
+	if site == 0 {
+		f.record("Login(%s,%s)", user, password)
+	} else {
+		f.record("Login(%s,%s,site %d)", user, password, site)
+	}
 	if f.loginSt != nil {
 		f.set(*f.loginSt)
 	}
@@ -156,7 +160,7 @@ func freshApp(t *testing.T) fyne.App {
 	t.Helper()
 	testAppOnce.Do(func() { testApp = test.NewApp() })
 	fyne.SetCurrentApp(testApp)
-	for _, k := range []string{prefTheme, prefTester, prefLastUser} {
+	for _, k := range []string{prefTheme, prefTester, prefLastUser, prefSite} {
 		testApp.Preferences().RemoveValue(k)
 	}
 	return testApp
@@ -166,8 +170,18 @@ func freshApp(t *testing.T) fyne.App {
 // ticker, on the sample clock.
 func newTestUI(t *testing.T, b Backend) *UI {
 	t.Helper()
+	return newTestUIWith(t, b, nil)
+}
+
+// newTestUIWith is newTestUI with options edited first.
+func newTestUIWith(t *testing.T, b Backend, edit func(*Options)) *UI {
+	t.Helper()
 	a := freshApp(t)
-	u := New(a, b, Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
+	opts := Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)}
+	if edit != nil {
+		edit(&opts)
+	}
+	u := New(a, b, opts)
 	u.async = func(f func()) { f() }
 	u.tick = 0
 	u.Start()

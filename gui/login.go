@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tandem-softphone/tandem/continuity"
 	"github.com/tandem-softphone/tandem/core"
+	"github.com/tandem-softphone/tandem/internal/credstore"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
@@ -28,6 +30,12 @@ type loginView struct {
 	sites    *widget.Label
 	errTitle *widget.Label
 	errText  *widget.Label
+	// site chooses where to log in: the preferred site or one of the two.
+	site *widget.Select
+	// remember keeps the password in the OS keyring; keyNote says softly
+	// when that cannot be done.
+	remember *widget.Check
+	keyNote  *widget.Label
 	// failure is the error the last Login returned, shown when the State
 	// does not say more (a timeout, a login already under way).
 	failure error
@@ -60,12 +68,29 @@ func newLoginView(u *UI) *loginView {
 	title.SizeName = theme.SizeNameHeadingText
 	sub := widget.NewLabelWithStyle("Agent softphone", fyne.TextAlignCenter, fyne.TextStyle{})
 
-	form := widget.NewForm(
+	v.site = widget.NewSelect(siteChoices(u.st), func(string) {
+		u.app.Preferences().SetInt(prefSite, v.chosenSite())
+		v.sites.SetText(loginSitesText(u.st, u.loggingIn, u.opts.Now(), v.chosenSite()))
+	})
+	v.site.SetSelectedIndex(min(max(u.app.Preferences().Int(prefSite), 0), 2))
+	v.remember = widget.NewCheck("Remember the password on this computer", nil)
+	v.keyNote = caption("")
+	v.keyNote.Wrapping = fyne.TextWrapWord
+	v.keyNote.Hide()
+
+	items := []*widget.FormItem{
 		widget.NewFormItem("User name", v.user),
 		widget.NewFormItem("Password", v.password),
-	)
+		widget.NewFormItem("Site", v.site),
+	}
+	if u.opts.Passwords == nil {
+		v.remember.Hide()
+	}
+	form := widget.NewForm(items...)
 	card := widget.NewCard("", "", container.NewVBox(
 		form,
+		v.remember,
+		v.keyNote,
 		v.button,
 		v.errTitle,
 		v.errText,
@@ -89,40 +114,111 @@ func (v *loginView) submit() {
 	}
 	user := strings.TrimSpace(v.user.Text)
 	password := v.password.Text
+	site := v.chosenSite()
 	v.u.loggingIn = true
 	v.u.loggedOutByMe = false
 	v.failure = nil
 	v.u.app.Preferences().SetString(prefLastUser, user)
 	v.render(v.u.st)
 	v.u.intent("login", func(ctx context.Context) error {
-		return v.u.b.Login(ctx, user, password)
+		return v.u.b.Login(ctx, user, password, site)
 	}, func(err error) {
 		v.u.loggingIn = false
 		v.failure = err
 		if err == nil {
 			v.u.session = true
+			v.savePassword(user, password, v.remember.Checked)
 		}
 		v.u.render(v.u.st)
 	})
 }
 
+// chosenSite is the site choice: 0 the preferred site, else 1 or 2.
+func (v *loginView) chosenSite() int { return max(v.site.SelectedIndex(), 0) }
+
+// siteChoices are the site choice's options, in site order after the
+// automatic one.
+func siteChoices(st core.State) []string {
+	return []string{"Preferred site (automatic)", siteName(st, 1), siteName(st, 2)}
+}
+
+// loadPassword fills the password of the last user from the keyring, off
+// the UI goroutine: the keyring may take a while to answer (D-Bus).
+func (v *loginView) loadPassword() {
+	store, user := v.u.opts.Passwords, strings.TrimSpace(v.user.Text)
+	if store == nil || user == "" {
+		return
+	}
+	v.u.async(func() {
+		pw, err := store.Get(user)
+		fyne.Do(func() {
+			switch {
+			case err == nil:
+				if v.password.Text == "" && strings.TrimSpace(v.user.Text) == user {
+					v.password.SetText(pw)
+					v.remember.SetChecked(true)
+				}
+			case errors.Is(err, credstore.ErrNotFound):
+			default:
+				v.keyringFailed(err)
+			}
+		})
+	})
+}
+
+// savePassword stores (or forgets) the password after a successful login,
+// off the UI goroutine. A keyring that cannot be used is said softly: the
+// login itself worked.
+func (v *loginView) savePassword(user, password string, keep bool) {
+	store := v.u.opts.Passwords
+	if store == nil || user == "" {
+		return
+	}
+	v.u.async(func() {
+		var err error
+		if keep {
+			err = store.Set(user, password)
+		} else {
+			err = store.Delete(user)
+		}
+		if err != nil {
+			fyne.Do(func() { v.keyringFailed(err) })
+		}
+	})
+}
+
+func (v *loginView) keyringFailed(err error) {
+	v.u.log.Warn("password keyring", "err", err)
+	v.keyNote.SetText("The password cannot be remembered: the system keyring is not available on this computer.")
+	v.keyNote.Show()
+	v.remember.SetChecked(false)
+	v.remember.Disable()
+}
+
 // render shows the login's progress and why it failed.
 func (v *loginView) render(st core.State) {
 	busy := v.u.loggingIn
+	if opts := siteChoices(st); opts[1] != v.site.Options[1] || opts[2] != v.site.Options[2] {
+		i := v.site.SelectedIndex()
+		v.site.SetOptions(opts)
+		v.site.SetSelectedIndex(i)
+	}
 	if busy {
 		v.button.Disable()
 		v.user.Disable()
 		v.password.Disable()
+		v.site.Disable()
 		v.busy.Show()
 		v.busy.Start()
 	} else {
 		v.button.Enable()
 		v.user.Enable()
 		v.password.Enable()
+		v.site.Enable()
 		v.busy.Stop()
 		v.busy.Hide()
 	}
-	v.sites.SetText(loginSitesText(st, busy, v.u.opts.Now()))
+	v.sites.SetText(loginSitesText(st, busy, v.u.opts.Now(), v.chosenSite()))
 
 	title, detail := loginErrorText(st.LoginError)
 	switch {
@@ -146,7 +242,7 @@ func (v *loginView) render(st core.State) {
 // loginSitesText says where the login goes: Tandem starts at the agent's
 // preferred site, and at the other one when it cannot be reached (BC-9);
 // when neither could, when it tries again (BC-22).
-func loginSitesText(st core.State, busy bool, now time.Time) string {
+func loginSitesText(st core.State, busy bool, now time.Time, chosen int) string {
 	if busy {
 		switch st.Phase {
 		case continuity.Waiting:
@@ -164,6 +260,10 @@ func loginSitesText(st core.State, busy bool, now time.Time) string {
 				return "Next attempt to reach a site " + inSeconds(c.At, now) + "."
 			}
 		}
+	}
+	if chosen == 1 || chosen == 2 {
+		return fmt.Sprintf("You will be logged in at %s, or at %s if it cannot be reached.",
+			siteName(st, chosen), siteName(st, otherSite(chosen)))
 	}
 	return fmt.Sprintf("You will be logged in at your preferred site. Sites: %s and %s.",
 		siteName(st, 1), siteName(st, 2))

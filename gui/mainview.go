@@ -22,6 +22,7 @@ type mainView struct {
 	content  fyne.CanvasObject
 	who      *widget.Label
 	where    *widget.Label
+	mail     *voicemailBadge
 	banner   *banner
 	warnings *fyne.Container
 	agent    *agentCard
@@ -29,6 +30,7 @@ type mainView struct {
 	dial     *dialPad
 	calls    *callsPanel
 	activity *activityPanel
+	history  *historyPanel
 }
 
 func newMainView(u *UI) *mainView {
@@ -38,7 +40,8 @@ func newMainView(u *UI) *mainView {
 	icon := appIcon(32)
 	settings := widget.NewButtonWithIcon("Settings", theme.SettingsIcon(), u.showSettings)
 	settings.Importance = widget.LowImportance
-	header := container.NewHBox(icon, v.who, v.where, layout.NewSpacer(), settings)
+	v.mail = newVoicemailBadge()
+	header := container.NewHBox(icon, v.who, v.where, layout.NewSpacer(), v.mail.box, settings)
 
 	v.banner = newBanner()
 	v.warnings = container.NewVBox()
@@ -47,6 +50,8 @@ func newMainView(u *UI) *mainView {
 	v.dial = newDialPad(u)
 	v.calls = newCallsPanel(u)
 	v.activity = newActivityPanel()
+	v.history = newHistoryPanel(u)
+	v.activity.tabs.Append(v.history.tab)
 
 	cards := container.NewBorder(nil, nil, v.agent.card, v.dial.card, v.sites.card)
 	top := container.NewVBox(header, widget.NewSeparator(), v.banner.box, v.warnings, cards, v.calls.card)
@@ -57,6 +62,7 @@ func newMainView(u *UI) *mainView {
 func (v *mainView) render(st core.State, now time.Time) {
 	v.who.SetText(agentTitle(st))
 	v.where.SetText(headerSite(st))
+	v.mail.render(st)
 	v.renderBanner(st, now)
 	v.renderWarnings(st)
 	v.agent.render(st)
@@ -64,6 +70,7 @@ func (v *mainView) render(st core.State, now time.Time) {
 	v.dial.render(st)
 	v.calls.render(st, now)
 	v.activity.render(st)
+	v.history.render(st)
 }
 
 func (v *mainView) renderBanner(st core.State, now time.Time) {

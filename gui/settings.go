@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 )
@@ -27,14 +28,27 @@ func (u *UI) settingsForm() *widget.Form {
 	themes.SetSelected(themeLabels[choice])
 	tester := widget.NewCheck("Show the tester menu", u.setTesterMenu)
 	tester.SetChecked(u.app.Preferences().Bool(prefTester))
-	return widget.NewForm(
+	form := widget.NewForm(
 		widget.NewFormItem("Theme", themes),
 		widget.NewFormItem("Testing", tester),
 	)
+	u.sound = u.newAudioPanel()
+	if u.sound != nil {
+		for _, it := range u.sound.items {
+			form.AppendItem(it)
+		}
+	}
+	return form
 }
 
 func (u *UI) showSettings() {
-	d := dialog.NewCustom("Settings", "Close", u.settingsForm(), u.win)
+	// A fixed width leaves the device names room.
+	content := container.New(&fixedWidth{width: 540}, u.settingsForm())
+	d := dialog.NewCustom("Settings", "Close", content, u.win)
+	if p := u.sound; p != nil {
+		p.startMeter()
+		d.SetOnClosed(p.stopMeter)
+	}
 	d.Show()
 }
 
@@ -64,11 +78,12 @@ func (u *UI) setTesterMenu(on bool) {
 func (u *UI) menu() *fyne.MainMenu {
 	app := fyne.NewMenu("Tandem",
 		fyne.NewMenuItem("Settings…", u.showSettings),
+		fyne.NewMenuItem("About Tandem", u.showAbout),
 	)
 	if !u.app.Preferences().Bool(prefTester) {
-		return fyne.NewMainMenu(app)
+		return fyne.NewMainMenu(app, u.callMenu())
 	}
-	return fyne.NewMainMenu(app, u.testerMenu())
+	return fyne.NewMainMenu(app, u.callMenu(), u.testerMenu())
 }
 
 // testerMenu holds the tester's actions: make a site's SIP registration

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/tandem-softphone/tandem/assets"
 	"github.com/tandem-softphone/tandem/continuity"
 	"github.com/tandem-softphone/tandem/core"
+	"github.com/tandem-softphone/tandem/internal/credstore"
 )
 
 // AppID is the application's unique id (FyneApp.toml): its preferences are
@@ -34,13 +36,18 @@ type Options struct {
 	IntentTimeout time.Duration
 	// Now is the clock of the countdowns (default time.Now).
 	Now func() time.Time
+	// Passwords is where the login view remembers the password when the
+	// agent asks it to: the OS keyring (credstore.Keyring), never a file.
+	// Nil: the login view does not offer it.
+	Passwords credstore.Store
 }
 
 // Preference keys.
 const (
 	prefTheme    = "theme"
 	prefTester   = "tester-menu"
-	prefLastUser = "last-user" // the user name only: never the password
+	prefLastUser = "last-user"  // the user name only: never the password
+	prefSite     = "login-site" // 0: the preferred site, 1 or 2
 )
 
 // defaultWindowSize is the window's first size: it fits a 1366×768 laptop
@@ -72,6 +79,10 @@ type UI struct {
 
 	login *loginView
 	main  *mainView
+	// tray is the system tray, on a desktop app; nil elsewhere.
+	tray *tray
+	// sound is the settings' sound part while they are open.
+	sound *audioPanel
 
 	// async runs an intent off the UI goroutine; tests run it in place.
 	async func(func())
@@ -109,11 +120,20 @@ func New(a fyne.App, b Backend, opts Options) *UI {
 	u.win = a.NewWindow("Tandem")
 	u.win.SetIcon(assets.Icon)
 	u.win.SetMaster()
-	u.win.SetCloseIntercept(u.quit)
+	if da, ok := a.(desktop.App); ok && trayHost() {
+		u.tray = &tray{app: da}
+	}
+	if u.tray != nil {
+		// A click on the tray icon brings the window back.
+		u.tray.app.SetSystemTrayWindow(u.win)
+	}
+	u.win.SetCloseIntercept(u.closeWindow)
 	u.login = newLoginView(u)
 	u.main = newMainView(u)
 	u.win.SetContent(u.login.content)
 	u.win.SetMainMenu(u.menu())
+	u.addShortcuts()
+	u.applyAudioPrefs()
 	u.win.Resize(defaultWindowSize)
 	u.render(b.Snapshot())
 	return u
@@ -125,6 +145,7 @@ func (u *UI) Window() fyne.Window { return u.win }
 // Start follows the backend's State: every change is rendered on the UI
 // goroutine (fyne.Do), and running countdowns are redrawn as time passes.
 func (u *UI) Start() {
+	u.login.loadPassword()
 	cancel := u.b.Subscribe(func(st core.State) { fyne.Do(func() { u.render(st) }) })
 	stop := make(chan struct{})
 	u.done = make(chan struct{})
@@ -185,6 +206,7 @@ func (u *UI) render(st core.State) {
 	u.showMain(u.wantMain(st))
 	u.login.render(st)
 	u.main.render(st, u.opts.Now())
+	u.renderTray(st)
 }
 
 // wantMain tells whether the State is the main view's.
@@ -212,6 +234,7 @@ func (u *UI) showMain(main bool) {
 	if u.login.user.Text == "" {
 		u.login.user.SetText(u.st.User)
 	}
+	u.login.loadPassword()
 	u.win.Canvas().Focus(u.login.password)
 }
 
@@ -224,7 +247,7 @@ func (u *UI) redrawClock() {
 		u.main.calls.renderClock(now)
 		return
 	}
-	u.login.sites.SetText(loginSitesText(u.st, u.loggingIn, u.opts.Now()))
+	u.login.sites.SetText(loginSitesText(u.st, u.loggingIn, u.opts.Now(), u.login.chosenSite()))
 }
 
 // intent runs a backend call off the UI goroutine, bounded by the intent

@@ -20,7 +20,7 @@ type Command struct {
 	User     string          `json:"user,omitempty"`     // login
 	Password string          `json:"password,omitempty"` // login; never logged nor echoed
 	Reason   string          `json:"reason,omitempty"`   // not-ready
-	Site     int             `json:"site,omitempty"`     // expire-registration, relaunch
+	Site     int             `json:"site,omitempty"`     // expire-registration, relaunch, login
 	Number   string          `json:"number,omitempty"`   // dial
 	Call     string          `json:"call,omitempty"`     // the call's id, for the call commands
 	Digits   string          `json:"digits,omitempty"`   // dtmf
@@ -50,12 +50,15 @@ const (
 	CmdDTMF               = "dtmf"
 	CmdTransfer           = "transfer"
 	CmdConsultTransfer    = "consult-transfer"
+	CmdRestoreSavedCalls  = "restore-saved-calls"
+	CmdDiscardSavedCalls  = "discard-saved-calls"
 )
 
 var commands = []string{
 	CmdLogin, CmdReady, CmdNotReady, CmdAfterCallWork, CmdLogout, CmdSwitchSite,
 	CmdExpireRegistration, CmdRelaunch, CmdState, CmdQuit,
 	CmdDial, CmdAnswer, CmdReject, CmdHangup, CmdHold, CmdResume, CmdMute, CmdDTMF, CmdTransfer, CmdConsultTransfer,
+	CmdRestoreSavedCalls, CmdDiscardSavedCalls,
 }
 
 // callCommands name a call and take what their map says.
@@ -95,6 +98,10 @@ func ParseCommand(line []byte) (Command, error) {
 	case CmdRelaunch:
 		if c.Site != 0 && c.Site != 1 && c.Site != 2 {
 			return refused, fmt.Errorf("%s: \"site\" is 1 or 2 (or absent: the current site)", c.Cmd)
+		}
+	case CmdLogin:
+		if c.Site != 0 && c.Site != 1 && c.Site != 2 {
+			return refused, fmt.Errorf("%s: \"site\" is 1 or 2 (or absent: the preferred site)", c.Cmd)
 		}
 	default:
 		if c.Site != 0 {

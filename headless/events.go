@@ -1,13 +1,13 @@
 package headless
 
 import (
-	"github.com/tandem-softphone/tandem/sipua"
-
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/tandem-softphone/tandem/continuity"
 	"github.com/tandem-softphone/tandem/core"
+	"github.com/tandem-softphone/tandem/sipua"
 )
 
 // emitFunc writes one event line: the event's name, then its fields as
@@ -21,10 +21,16 @@ type differ struct {
 	prev core.State
 }
 
-// baseline makes a differ for an output that joins while the core runs: it
-// reports the current state, but not the notices and timelines of before.
-func baseline(cur core.State) differ {
-	return differ{prev: core.State{Notices: cur.Notices, Timelines: cur.Timelines}}
+// baseline makes a differ for an output that starts while the core runs:
+// the calls already in the history are not news (the "state" answer lists
+// them), and an output that joins later (joining) is not told the notices
+// and timelines of before either.
+func baseline(cur core.State, joining bool) differ {
+	prev := core.State{CallHistory: cur.CallHistory}
+	if joining {
+		prev.Notices, prev.Timelines = cur.Notices, cur.Timelines
+	}
+	return differ{prev: prev}
 }
 
 func serviceName(s core.ServiceStatus) string {
@@ -79,12 +85,23 @@ func (d *differ) diff(cur core.State, now time.Time, emit emitFunc) {
 		}
 	}
 	d.calls(cur, p, emit)
+	if !slices.EqualFunc(cur.SavedCalls, p.SavedCalls, func(a, b core.SavedCall) bool { return a.ID == b.ID }) {
+		emit("saved-calls", "calls", savedViews(cur.SavedCalls))
+	}
 	d.countdowns(cur.Countdowns, p.Countdowns, now, emit)
-	for i, t := range cur.Timelines {
-		var old continuity.Timeline
-		if i < len(p.Timelines) {
-			old = p.Timelines[i]
-		} else {
+	// The state keeps the last core.MaxTimelines: a timeline is known by
+	// its start, not by its place in the list.
+	type timelineKey struct {
+		kind    string
+		started time.Time
+	}
+	before := make(map[timelineKey]continuity.Timeline, len(p.Timelines))
+	for _, t := range p.Timelines {
+		before[timelineKey{t.Kind, t.Started}] = t
+	}
+	for _, t := range cur.Timelines {
+		old, seen := before[timelineKey{t.Kind, t.Started}]
+		if !seen {
 			emit(t.Kind+"-started", "from", t.From, "to", t.To, "reason", t.Trigger)
 		}
 		if !t.Finished.IsZero() && old.Finished.IsZero() {
@@ -121,12 +138,18 @@ func (d *differ) calls(cur, prev core.State, emit emitFunc) {
 			line(c)
 		}
 	}
-	ended := map[string]bool{}
+	// A call ends more than once when a re-launch stores it (and it goes
+	// on): an end is known by the call and its time.
+	type end struct {
+		id string
+		at time.Time
+	}
+	ended := map[end]bool{}
 	for _, c := range prev.CallHistory {
-		ended[c.ID] = true
+		ended[end{c.ID, c.Ended}] = true
 	}
 	for _, c := range cur.CallHistory {
-		if !ended[c.ID] {
+		if !ended[end{c.ID, c.Ended}] {
 			line(c)
 		}
 	}
@@ -165,6 +188,74 @@ type stateView struct {
 	Countdowns []countdownView `json:"countdowns"`
 	LoginError *loginErrorView `json:"login_error,omitempty"`
 	Timelines  []timelineView  `json:"timelines"`
+	Calls      []callView      `json:"calls"`
+	SavedCalls []savedView     `json:"saved_calls"`
+	History    []historyView   `json:"history"`
+}
+
+// historyView is an ended call of the history, oldest first.
+type historyView struct {
+	ID        string `json:"id"`
+	Direction string `json:"direction"`
+	Site      string `json:"site"`
+	Peer      string `json:"peer"`
+	PeerName  string `json:"peer_name"`
+	Started   string `json:"started"`
+	Answered  string `json:"answered,omitempty"`
+	Ended     string `json:"ended"`
+	End       string `json:"end"`
+	Code      int    `json:"code"`
+}
+
+func historyViews(l []sipua.CallInfo) []historyView {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	out := make([]historyView, 0, len(l))
+	for _, c := range l {
+		out = append(out, historyView{ID: c.ID, Direction: c.Direction.String(), Site: c.Site, Peer: c.PeerURI,
+			PeerName: c.PeerName, Started: at(c.Created), Answered: at(c.Answered), Ended: at(c.Ended),
+			End: c.EndReason.String(), Code: c.Code})
+	}
+	return out
+}
+
+// callView is a call in progress, with its media counters.
+type callView struct {
+	ID         string `json:"id"`
+	Direction  string `json:"direction"`
+	Site       string `json:"site"`
+	Peer       string `json:"peer"`
+	State      string `json:"state"`
+	LocalHold  bool   `json:"local_hold"`
+	RemoteHold bool   `json:"remote_hold"`
+	Muted      bool   `json:"muted"`
+	Codec      string `json:"codec,omitempty"`
+	// PacketsSent and PacketsReceived count the call's RTP packets.
+	PacketsSent     uint64 `json:"packets_sent"`
+	PacketsReceived uint64 `json:"packets_received"`
+}
+
+// savedView is a call an earlier run left connected (BC-30).
+type savedView struct {
+	ID        string `json:"id"`
+	Site      int    `json:"site"`
+	Direction string `json:"direction"`
+	Peer      string `json:"peer"`
+	PeerName  string `json:"peer_name"`
+	Since     string `json:"since"`
+}
+
+func savedViews(l []core.SavedCall) []savedView {
+	out := make([]savedView, 0, len(l))
+	for _, sc := range l {
+		out = append(out, savedView{ID: sc.ID, Site: sc.Site, Direction: sc.Direction.String(), Peer: sc.Peer,
+			PeerName: sc.PeerName, Since: sc.Since.Format(time.RFC3339Nano)})
+	}
+	return out
 }
 
 type agentView struct {
@@ -245,6 +336,16 @@ func viewOf(s core.State) stateView {
 	if s.LoginError.Kind != "" {
 		v.LoginError = &loginErrorView{Kind: string(s.LoginError.Kind), Error: s.LoginError.Text}
 	}
+	v.Calls = []callView{}
+	for _, c := range s.Calls {
+		v.Calls = append(v.Calls, callView{
+			ID: c.ID, Direction: c.Direction.String(), Site: c.Site, Peer: c.PeerURI, State: c.State.String(),
+			LocalHold: c.LocalHold, RemoteHold: c.RemoteHold, Muted: c.Muted, Codec: c.Media.Codec,
+			PacketsSent: c.Media.Stats.PacketsSent, PacketsReceived: c.Media.Stats.PacketsReceived,
+		})
+	}
+	v.SavedCalls = savedViews(s.SavedCalls)
+	v.History = historyViews(s.CallHistory)
 	for _, t := range s.Timelines {
 		v.Timelines = append(v.Timelines, timelineView{
 			Kind: t.Kind, From: t.From, To: t.To, Reason: t.Trigger,

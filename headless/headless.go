@@ -88,12 +88,9 @@ func (s *Server) follow(o *output, joining bool) (stop func()) {
 	o.emit("started", s.opts.Hello...)
 	var (
 		mu    sync.Mutex
-		d     differ
+		d     = baseline(s.opts.Core.Snapshot(), joining)
 		ended bool
 	)
-	if joining {
-		d = baseline(s.opts.Core.Snapshot())
-	}
 	cancel := s.opts.Core.Subscribe(func(st core.State) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -210,7 +207,7 @@ func (s *Server) run(ctx context.Context, c Command, o *output) error {
 		if pw == "" {
 			pw = s.opts.Password
 		}
-		return cr.Login(ctx, user, pw)
+		return cr.Login(ctx, user, pw, c.Site)
 	case CmdReady:
 		return cr.Ready(ctx)
 	case CmdNotReady:
@@ -257,6 +254,10 @@ func (s *Server) run(ctx context.Context, c Command, o *output) error {
 		return cr.Transfer(c.Call, c.Target)
 	case CmdConsultTransfer:
 		return cr.AttendedTransfer(c.Call, c.Target)
+	case CmdRestoreSavedCalls:
+		return cr.RestoreSavedCalls()
+	case CmdDiscardSavedCalls:
+		return cr.DiscardSavedCalls()
 	}
 	return fmt.Errorf("unknown cmd %q", c.Cmd)
 }

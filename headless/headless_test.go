@@ -16,6 +16,7 @@ import (
 	"github.com/tandem-softphone/tandem/continuity"
 	"github.com/tandem-softphone/tandem/core"
 	"github.com/tandem-softphone/tandem/internal/testutil"
+	"github.com/tandem-softphone/tandem/sipua"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -27,6 +28,8 @@ func TestParseCommand(t *testing.T) {
 		{line: `{"cmd":"not-ready","reason":"Break","id":"a"}`, want: Command{Cmd: CmdNotReady, Reason: "Break", ID: json.RawMessage(`"a"`)}},
 		{line: `{"cmd":"expire-registration","site":2}`, want: Command{Cmd: CmdExpireRegistration, Site: 2}},
 		{line: `{"cmd":"relaunch"}`, want: Command{Cmd: CmdRelaunch}},
+		{line: `{"cmd":"login","site":2}`, want: Command{Cmd: CmdLogin, Site: 2}},
+		{line: `{"cmd":"login","site":3}`, err: "is 1 or 2", want: Command{Cmd: CmdLogin}},
 		{line: `{"cmd":"expire-registration"}`, err: "needs \"site\"", want: Command{Cmd: CmdExpireRegistration}},
 		{line: `{"cmd":"ready","site":1}`, err: "takes no", want: Command{Cmd: CmdReady}},
 		{line: `{"cmd":"dial"}`, err: "needs \"number\"", want: Command{Cmd: CmdDial}},
@@ -37,6 +40,9 @@ func TestParseCommand(t *testing.T) {
 		{line: `{"cmd":"dtmf","call":"c1"}`, err: "needs \"digits\"", want: Command{Cmd: CmdDTMF}},
 		{line: `{"cmd":"dtmf","call":"c1","digits":"12#"}`, want: Command{Cmd: CmdDTMF, Call: "c1", Digits: "12#"}},
 		{line: `{"cmd":"transfer","call":"c1"}`, err: "needs \"target\"", want: Command{Cmd: CmdTransfer}},
+		{line: `{"cmd":"restore-saved-calls","id":3}`, want: Command{Cmd: CmdRestoreSavedCalls, ID: json.RawMessage(`3`)}},
+		{line: `{"cmd":"discard-saved-calls"}`, want: Command{Cmd: CmdDiscardSavedCalls}},
+		{line: `{"cmd":"discard-saved-calls","calls":1}`, err: "unknown field", want: Command{}},
 		{line: `{"cmd":"frobnicate"}`, err: "unknown cmd", want: Command{Cmd: "frobnicate"}},
 		{line: `{"cmd":"ready","sitee":1}`, err: "unknown field"},
 		{line: `{"cmd":"ready"} {"cmd":"quit"}`, err: "one command object per line"},
@@ -152,6 +158,58 @@ func TestDiff(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("third diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// BC-30: the calls an earlier run left are told when found and when they
+// are gone (restored or discarded). A timeline is told once even when the
+// state's list is capped and older ones drop out in front.
+func TestDiffSavedCallsAndCappedTimelines(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var d differ
+	var got lines
+	st := core.State{SavedCalls: []core.SavedCall{{ID: "c1", Site: 1, Direction: sipua.Outgoing, Peer: "sip:9000@site1", Since: t0}}}
+	for i := range core.MaxTimelines {
+		st.Timelines = append(st.Timelines, continuity.Timeline{Kind: "login", From: 0, To: 1, Started: t0.Add(time.Duration(i)), Finished: t0.Add(time.Second)})
+	}
+	d.diff(st, t0, got.emit)
+	if len(got) != 1+core.MaxTimelines*2 || got[0] != `saved-calls calls=[{"id":"c1","site":1,"direction":"outgoing","peer":"sip:9000@site1","peer_name":"","since":"2026-01-02T03:04:05Z"}]` {
+		t.Fatalf("first diff: %d lines, %q", len(got), got[0])
+	}
+
+	got = nil
+	next := st
+	next.SavedCalls = nil
+	next.Timelines = append(slices.Clone(st.Timelines[1:]), continuity.Timeline{Kind: "switchover", From: 1, To: 2, Trigger: "y", Started: t0.Add(time.Hour)})
+	d.diff(next, t0, got.emit)
+	want := lines{`saved-calls calls=[]`, `switchover-started from=1 to=2 reason="y"`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("second diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A call that a re-launch stored ends twice in the history (stored, then
+// for real): both ends are told (BC-30).
+func TestDiffCallEndsTwice(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	stored := sipua.CallInfo{ID: "c1", Direction: sipua.Outgoing, Site: "site1", State: sipua.CallEnded, EndReason: sipua.EndStored, Reason: "stored", Ended: t0}
+	up := sipua.CallInfo{ID: "c1", Direction: sipua.Outgoing, Site: "site1", State: sipua.CallConnected}
+	var d differ
+	var got lines
+	d.diff(core.State{Calls: []sipua.CallInfo{up}}, t0, got.emit)
+	d.diff(core.State{CallHistory: []sipua.CallInfo{stored}}, t0, got.emit)
+	d.diff(core.State{Calls: []sipua.CallInfo{up}, CallHistory: []sipua.CallInfo{stored}}, t0, got.emit)
+	hungUp := stored
+	hungUp.EndReason, hungUp.Reason, hungUp.Ended = sipua.EndLocalHangup, "hung up", t0.Add(time.Minute)
+	d.diff(core.State{CallHistory: []sipua.CallInfo{stored, hungUp}}, t0, got.emit)
+	want := []string{`state="connected"`, `end="stored"`, `state="connected"`, `end="local hangup"`}
+	if len(got) != len(want) {
+		t.Fatalf("lines:\n%s", strings.Join(got, "\n"))
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Fatalf("line %d %q, want %s", i, got[i], w)
+		}
 	}
 }
 
@@ -289,5 +347,26 @@ func TestControlPort(t *testing.T) {
 	}
 	if r := rec.Await(t, "switch-site reply", isReply("switch-site")); r["ok"] != false || r["id"] != 2.0 {
 		t.Fatalf("reply %v", r)
+	}
+}
+
+// The calls already in the history when an output starts (an earlier run's)
+// are not told as news; a call that ends afterwards is, and the "state"
+// answer lists them all.
+func TestDiffStartsAfterHistory(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	old := sipua.CallInfo{ID: "c0", Direction: sipua.Incoming, Site: "site1", State: sipua.CallEnded, EndReason: sipua.EndRemoteHangup, Created: t0, Ended: t0.Add(time.Minute)}
+	now := sipua.CallInfo{ID: "c1", Direction: sipua.Outgoing, Site: "site2", State: sipua.CallEnded, EndReason: sipua.EndLocalHangup, Created: t0.Add(time.Hour), Ended: t0.Add(2 * time.Hour)}
+	for _, joining := range []bool{false, true} {
+		d := baseline(core.State{CallHistory: []sipua.CallInfo{old}}, joining)
+		var got lines
+		d.diff(core.State{CallHistory: []sipua.CallInfo{old, now}}, t0, got.emit)
+		if len(got) != 1 || !strings.Contains(got[0], `id="c1"`) {
+			t.Fatalf("joining %v: lines %q, want c1's end only", joining, got)
+		}
+	}
+	v := viewOf(core.State{CallHistory: []sipua.CallInfo{old, now}})
+	if len(v.History) != 2 || v.History[0].ID != "c0" || v.History[0].Answered != "" || v.History[1].End != "local hangup" || v.History[1].Ended != "2026-01-02T05:04:05Z" {
+		t.Fatalf("state's history %+v", v.History)
 	}
 }

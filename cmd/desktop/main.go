@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/tandem-softphone/tandem/config"
 	"github.com/tandem-softphone/tandem/core"
 	"github.com/tandem-softphone/tandem/headless"
+	"github.com/tandem-softphone/tandem/internal/version"
 	"github.com/tandem-softphone/tandem/sipua"
 	"github.com/tandem-softphone/tandem/sitesim"
 )
@@ -49,7 +51,10 @@ type flags struct {
 	sipExpires    time.Duration
 	sipPort       int
 	cache         string
+	stateDir      string
 	logLevel      string
+	version       bool
+	checkConfig   string
 }
 
 // quitTimeout bounds the graceful end: logout and un-REGISTER.
@@ -93,7 +98,10 @@ docs/headless.md). The password comes from the login window,
 	fs.DurationVar(&f.sipExpires, "sip-expires", sipua.DefaultExpires, "registration `interval` asked of the SIP registrars")
 	fs.IntVar(&f.sipPort, "sip-port", 0, "SIP UDP/TCP `port` of the endpoint (0: any)")
 	fs.StringVar(&f.cache, "preferred-site-cache", defaultCache(), "`file` remembering each user's preferred site (BC-11); empty: none")
+	fs.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "`directory` of the user's state: the calls saved while they last (a crash leaves them to restore, BC-30) and the call history; empty: none")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level` on stderr: debug, info, warn, error")
+	fs.BoolVar(&f.version, "version", false, "print the version and commit, and exit")
+	fs.StringVar(&f.checkConfig, "check-config", "", "validate a provisioning `file` (.toml or .properties) on its own, explain every problem, and exit")
 	cfgFlags := config.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -103,6 +111,13 @@ docs/headless.md). The password comes from the login window,
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if f.version {
+		fmt.Fprintln(stdout, version.String())
+		return nil
+	}
+	if f.checkConfig != "" {
+		return checkConfig(f.checkConfig, stdout, stderr)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -121,6 +136,9 @@ docs/headless.md). The password comes from the login window,
 		if !fs.Changed("preferred-site-cache") {
 			f.cache = "" // the demo's sites are new on every run
 		}
+		if !fs.Changed("state-dir") {
+			f.stateDir = "" // the demo's calls end with its sites
+		}
 		sim, cfg, err = startDemo(fs, cfgFlags, f.demoEphemeral, log)
 		if err != nil {
 			return err
@@ -137,8 +155,9 @@ docs/headless.md). The password comes from the login window,
 		Config:             cfg,
 		Logger:             log,
 		SIPExpires:         f.sipExpires,
-		Endpoint:           sipua.Options{ListenPort: f.sipPort},
+		Endpoint:           sipua.Options{ListenPort: f.sipPort, Audio: windowAudio(f.headless, log)},
 		PreferredSiteCache: f.cache,
+		StateDir:           f.stateDir,
 	})
 	if err != nil {
 		return err
@@ -152,7 +171,7 @@ docs/headless.md). The password comes from the login window,
 			go func() {
 				lctx, cancel := context.WithTimeout(ctx, time.Minute)
 				defer cancel()
-				if err := c.Login(lctx, "", password); err != nil {
+				if err := c.Login(lctx, "", password, 0); err != nil {
 					log.Error("login", "user", cfg.UserName, "err", err)
 				}
 			}()
@@ -194,7 +213,7 @@ docs/headless.md). The password comes from the login window,
 		go func() {
 			lctx, cancel := context.WithTimeout(srvCtx, time.Minute)
 			defer cancel()
-			if err := c.Login(lctx, "", password); err != nil {
+			if err := c.Login(lctx, "", password, 0); err != nil {
 				log.Error("login", "user", cfg.UserName, "err", err)
 			}
 		}()
@@ -246,6 +265,27 @@ func readPassword(file string) (string, error) {
 		return "", fmt.Errorf("password file %s: larger than 4096 bytes", file)
 	}
 	return strings.TrimRight(string(data), "\r\n"), nil
+}
+
+// defaultStateDir is $XDG_STATE_HOME/tandem, else ~/.local/state/tandem;
+// on Windows and macOS, which have no state directory, the user's
+// configuration directory's tandem/state.
+func defaultStateDir() string {
+	if dir := os.Getenv("XDG_STATE_HOME"); dir != "" {
+		return filepath.Join(dir, "tandem")
+	}
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(dir, "tandem", "state")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".local", "state", "tandem")
 }
 
 func defaultCache() string {

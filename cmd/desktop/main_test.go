@@ -228,22 +228,20 @@ func loggedIn(t *testing.T, p *desktopProc, site int, agentState, reason string)
 	}
 }
 
-// The headless desktop as a process against a simulator of the test's own:
-// it logs in (BC-12) registered at both sites (BC-2), takes ready; a
-// graceful shutdown of site 1 moves it to site 2, Ready (BC-19, BC-20,
-// BC-23), with the switchover's duration; expire-registration brings the
-// re-launch (BC-18). The password is never written out.
-func TestHeadlessAgainstSim(t *testing.T) {
-	const password = "Tz9-not-in-logs"
+// startSimFor starts a simulator of the test's own, on ephemeral ports,
+// whose agent1 has password, and writes the desktop's provisioning file
+// for it (keep-alive every 500 ms) and the password file.
+func startSimFor(t *testing.T, password string) (sim *sitesim.Sim, cfgFile, pwFile string) {
+	t.Helper()
 	dir := sitesim.Demo()
 	person, _ := dir.Person("agent1")
 	person.Password = password
 	dir.AddPerson(person, sitesim.DemoSIPPassword)
-	sim := sitesim.New(sitesim.Options{Dir: dir, Sites: sitesim.EphemeralAddrs(), ControlAddr: "127.0.0.1:0", Logger: testutil.Quiet()})
+	sim = sitesim.New(sitesim.Options{Dir: dir, Sites: sitesim.EphemeralAddrs(), ControlAddr: "127.0.0.1:0", Logger: testutil.Quiet()})
 	if err := sim.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
+	t.Cleanup(func() { sim.Close() })
 	cfg, err := sim.DesktopConfig("agent1")
 	if err != nil {
 		t.Fatal(err)
@@ -254,13 +252,24 @@ func TestHeadlessAgainstSim(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	cfgFile, pwFile := filepath.Join(tmp, "tandem.toml"), filepath.Join(tmp, "password")
+	cfgFile, pwFile = filepath.Join(tmp, "tandem.toml"), filepath.Join(tmp, "password")
 	if err := os.WriteFile(cfgFile, toml, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return sim, cfgFile, pwFile
+}
+
+// The headless desktop as a process against a simulator of the test's own:
+// it logs in (BC-12) registered at both sites (BC-2), takes ready; a
+// graceful shutdown of site 1 moves it to site 2, Ready (BC-19, BC-20,
+// BC-23), with the switchover's duration; expire-registration brings the
+// re-launch (BC-18). The password is never written out.
+func TestHeadlessAgainstSim(t *testing.T) {
+	const password = "Tz9-not-in-logs"
+	sim, cfgFile, pwFile := startSimFor(t, password)
 
 	p := startDesktop(t, "--headless", "--config", cfgFile, "--password-file", pwFile, "--sip-expires", "2s", "--log-level", "debug")
 	p.await(t, "started line", event("started", "user", "agent1"))

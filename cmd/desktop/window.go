@@ -10,6 +10,8 @@ import (
 	"github.com/tandem-softphone/tandem/assets"
 	"github.com/tandem-softphone/tandem/core"
 	"github.com/tandem-softphone/tandem/gui"
+	"github.com/tandem-softphone/tandem/internal/credstore"
+	"github.com/tandem-softphone/tandem/internal/version"
 )
 
 // runWindow shows the desktop's window on the core until the agent closes
@@ -18,11 +20,12 @@ import (
 func runWindow(ctx context.Context, c *core.Core, log *slog.Logger) {
 	// FyneApp.toml is read only beside the binary or in the working
 	// directory: say the same in code so the app behaves alike from anywhere.
-	app.SetMetadata(fyne.AppMetadata{ID: gui.AppID, Name: "Tandem", Version: "0.1.0", Icon: assets.Icon,
+	app.SetMetadata(fyne.AppMetadata{ID: gui.AppID, Name: "Tandem", Version: version.Version, Icon: assets.Icon,
 		Migrations: map[string]bool{"fyneDo": true}})
 	a := app.NewWithID(gui.AppID)
 	a.SetIcon(assets.Icon)
-	ui := gui.New(a, c, gui.Options{Logger: log})
+	// The password is remembered, when the agent asks, in the OS keyring only.
+	ui := gui.New(a, c, gui.Options{Logger: log, Passwords: credstore.Keyring{Service: gui.AppID}})
 	go func() {
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,187 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tandem-softphone/tandem/audio"
+	"github.com/tandem-softphone/tandem/media/tone"
+	"github.com/tandem-softphone/tandem/sipua"
+)
+
+// ErrNoAudio: the core has no audio backend (Options.Endpoint.Audio).
+var ErrNoAudio = errors.New("no audio backend")
+
+// AudioDevices are the agent's choice of sound devices, by the backend's
+// device ID; "" is the system's default device. Ring is where incoming
+// calls ring ("": the default playback device).
+type AudioDevices struct {
+	Input, Output, Ring string
+}
+
+// TestToneDuration is how long PlayTestTone plays.
+const TestToneDuration = 1500 * time.Millisecond
+
+// testTone is the test tone: 1 kHz, comfortably loud.
+var testTone = tone.Spec{Freqs: []float64{1000}, Level: 0.3}
+
+// meterInterval is how often MeterInput reports a level.
+const meterInterval = 100 * time.Millisecond
+
+// deviceRate is the sample rate of the ringtone, the test tone and the
+// meter: a call's.
+const deviceRate = 8000
+
+// audioState is the device choice and the ringtone playing. Its own lock:
+// devices are opened and closed under it, never under Core.mu.
+type audioState struct {
+	mu      sync.Mutex
+	devices AudioDevices
+	ring    audio.Device // the ringtone while an incoming call rings
+}
+
+func (c *Core) backend() (audio.Backend, error) {
+	if c.opts.Endpoint.Audio == nil {
+		return nil, ErrNoAudio
+	}
+	return c.opts.Endpoint.Audio, nil
+}
+
+// Devices lists the audio backend's devices of a kind.
+func (c *Core) Devices(kind audio.Kind) ([]audio.DeviceInfo, error) {
+	b, err := c.backend()
+	if err != nil {
+		return nil, err
+	}
+	devs, err := b.Devices(kind)
+	if err != nil {
+		return nil, fmt.Errorf("audio %s devices: %w", kind, err)
+	}
+	return devs, nil
+}
+
+// SetAudioDevices chooses the devices: the ringtone and the test tone use
+// them at once; calls use Input and Output from the SIP endpoint's start
+// (the first login) on.
+func (c *Core) SetAudioDevices(d AudioDevices) {
+	c.aud.mu.Lock()
+	c.aud.devices = d
+	c.aud.mu.Unlock()
+}
+
+// AudioDevices returns the devices chosen.
+func (c *Core) AudioDevices() AudioDevices {
+	c.aud.mu.Lock()
+	defer c.aud.mu.Unlock()
+	return c.aud.devices
+}
+
+// PlayTestTone plays a tone on the chosen output device for
+// TestToneDuration, or until ctx ends.
+func (c *Core) PlayTestTone(ctx context.Context) error {
+	b, err := c.backend()
+	if err != nil {
+		return err
+	}
+	gen, err := tone.New(deviceRate, testTone)
+	if err != nil {
+		return err
+	}
+	out := c.AudioDevices().Output
+	d, err := b.OpenPlayback(out, audio.Config{SampleRate: deviceRate}, gen.Read)
+	if err != nil {
+		return fmt.Errorf("test tone on %s: %w", deviceLabel(out), err)
+	}
+	t := time.NewTimer(TestToneDuration)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return d.Close()
+}
+
+// MeterInput captures from the chosen input device and reports its level
+// (dBFS, audio.Level) every meterInterval: the loudest period since the
+// last report. onLevel runs on the audio backend's thread and must not
+// block. stop ends the capture.
+func (c *Core) MeterInput(onLevel func(dBFS float64)) (stop func(), err error) {
+	b, err := c.backend()
+	if err != nil {
+		return nil, err
+	}
+	cfg := audio.Config{SampleRate: deviceRate}
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	every := max(int(meterInterval/cfg.Period), 1)
+	n, peak := 0, audio.SilenceDBFS
+	in := c.AudioDevices().Input
+	d, err := b.OpenCapture(in, cfg, func(pcm []int16) {
+		peak = max(peak, audio.Level(pcm))
+		if n++; n == every {
+			onLevel(peak)
+			n, peak = 0, audio.SilenceDBFS
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("microphone %s: %w", deviceLabel(in), err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if err := d.Close(); err != nil {
+				c.log.Warn("close the metered microphone", "err", err)
+			}
+		})
+	}, nil
+}
+
+// deviceLabel names a device choice in an error.
+func deviceLabel(id string) string {
+	if id == "" {
+		return "(the system default)"
+	}
+	return strconv.Quote(id)
+}
+
+// applyAudioDevices puts the chosen devices in the endpoint's options.
+func (c *Core) applyAudioDevices(o *sipua.Options) {
+	d := c.AudioDevices()
+	o.CaptureDevice, o.PlaybackDevice = d.Input, d.Output
+}
+
+// updateRinging rings on the ring device while an incoming call rings,
+// and stops once none does (answered, turned down, given up).
+func (c *Core) updateRinging() {
+	b, err := c.backend()
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	_, ringing := RingingCall(c.st.Calls)
+	c.mu.Unlock()
+	if ringing && c.closing.Load() {
+		ringing = false
+	}
+	c.aud.mu.Lock()
+	defer c.aud.mu.Unlock()
+	switch {
+	case ringing && c.aud.ring == nil:
+		d, err := audio.PlayRingtone(b, c.aud.devices.Ring, audio.Config{SampleRate: deviceRate}, audio.Ringtone{})
+		if err != nil {
+			c.log.Warn("ringtone", "device", c.aud.devices.Ring, "err", err)
+			return
+		}
+		c.aud.ring = d
+	case !ringing && c.aud.ring != nil:
+		if err := c.aud.ring.Close(); err != nil {
+			c.log.Warn("stop the ringtone", "err", err)
+		}
+		c.aud.ring = nil
+	}
+}

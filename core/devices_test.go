@@ -1,0 +1,147 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"math"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandem-softphone/tandem/audio"
+	"github.com/tandem-softphone/tandem/media/tone"
+	"github.com/tandem-softphone/tandem/media/wav"
+	"github.com/tandem-softphone/tandem/sitesim"
+)
+
+// wavBackend is a WAV audio backend whose microphone plays a half-scale
+// 1 kHz sine, with the speaker and the ring device recorded in dir.
+func wavBackend(t *testing.T) (*audio.WAV, string) {
+	t.Helper()
+	dir := t.TempDir()
+	pcm, err := tone.Generate(8000, tone.Spec{Freqs: []float64{1000}, Level: 0.5}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mic := filepath.Join(dir, "mic.wav")
+	if err := wav.WriteFile(mic, 8000, pcm); err != nil {
+		t.Fatal(err)
+	}
+	b := audio.NewWAV(audio.WAVOptions{Mic: mic, Loop: true, Speaker: filepath.Join(dir, "speaker.wav"), Ring: filepath.Join(dir, "ring.wav"), Logger: testLog})
+	t.Cleanup(func() { b.Close() })
+	return b, dir
+}
+
+// recordedLevel is the level of what a WAV device recorded, and its length.
+func recordedLevel(t *testing.T, file string) (float64, time.Duration) {
+	t.Helper()
+	rate, pcm, err := wav.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return audio.Level(pcm), time.Duration(len(pcm)) * time.Second / time.Duration(rate)
+}
+
+func TestAudioDevicesNeedABackend(t *testing.T) {
+	sim := startSim(t, nil)
+	c := startCore(t, sim, "agent1", nil)
+	if _, err := c.Devices(audio.Playback); !errors.Is(err, ErrNoAudio) {
+		t.Fatalf("Devices: %v", err)
+	}
+	if err := c.PlayTestTone(context.Background()); !errors.Is(err, ErrNoAudio) {
+		t.Fatalf("PlayTestTone: %v", err)
+	}
+	if _, err := c.MeterInput(func(float64) {}); !errors.Is(err, ErrNoAudio) {
+		t.Fatalf("MeterInput: %v", err)
+	}
+}
+
+// The devices are listed from the backend; the test tone plays on the
+// chosen output, and the meter hears the chosen input's level.
+func TestTestToneAndMeter(t *testing.T) {
+	b, dir := wavBackend(t)
+	sim := startSim(t, nil)
+	c := startCore(t, sim, "agent1", func(o *Options) { o.Endpoint.Audio = b })
+	devs, err := c.Devices(audio.Playback)
+	if err != nil || len(devs) != 2 {
+		t.Fatalf("playback devices %+v %v", devs, err)
+	}
+	c.SetAudioDevices(AudioDevices{Input: audio.WAVMic, Output: audio.WAVRing, Ring: audio.WAVSpeaker})
+	if got := c.AudioDevices(); got.Output != audio.WAVRing {
+		t.Fatalf("devices %+v", got)
+	}
+
+	// On the chosen output (here the WAV "ring" device), not the other.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := c.PlayTestTone(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lvl, d := recordedLevel(t, filepath.Join(dir, "ring.wav"))
+	if math.Abs(lvl-(-13.5)) > 1 || d < 100*time.Millisecond {
+		t.Fatalf("test tone recorded at %.1f dBFS for %v, want a 0.3 sine (-13.5 dBFS)", lvl, d)
+	}
+
+	var mu sync.Mutex
+	var levels []float64
+	stop, err := c.MeterInput(func(l float64) {
+		mu.Lock()
+		levels = append(levels, l)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(levels)
+		mu.Unlock()
+		if n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d levels in 5 s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	stop() // twice is harmless
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range levels {
+		if math.Abs(l-(-9.03)) > 1 {
+			t.Fatalf("meter levels %v, want the half-scale sine's -9 dBFS", levels)
+		}
+	}
+}
+
+// An incoming call rings on the ring device until it is answered.
+func TestRingtoneOnRingDevice(t *testing.T) {
+	b, dir := wavBackend(t)
+	sim := startSim(t, nil)
+	c := startCore(t, sim, "agent1", func(o *Options) { o.Endpoint.Audio = b })
+	c.SetAudioDevices(AudioDevices{Ring: audio.WAVRing})
+	login(t, c, 1)
+	if _, err := sim.Call(sitesim.CallRequest{To: "5001"}); err != nil {
+		t.Fatal(err)
+	}
+	s := waitState(t, c, "the call rings", func(s State) bool { _, ok := RingingCall(s.Calls); return ok })
+	ringing := func() bool {
+		c.aud.mu.Lock()
+		defer c.aud.mu.Unlock()
+		return c.aud.ring != nil
+	}
+	waitState(t, c, "the ringtone plays", func(State) bool { return ringing() })
+	time.Sleep(300 * time.Millisecond) // some ringing to record
+	ci, _ := RingingCall(s.Calls)
+	if err := c.Answer(ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "the ringtone stops at the answer", func(State) bool { return !ringing() })
+	lvl, d := recordedLevel(t, filepath.Join(dir, "ring.wav"))
+	if lvl < -30 || d < 200*time.Millisecond {
+		t.Fatalf("ring device recorded %.1f dBFS for %v: no ringtone", lvl, d)
+	}
+}
