@@ -126,6 +126,11 @@ docs/headless.md). The password comes from the login window,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log) // sipgo logs through the default logger
 
+	if !f.headless {
+		if err := needDisplay(); err != nil {
+			return err
+		}
+	}
 	password, err := readPassword(f.passwordFile)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -381,5 +382,19 @@ func TestUsage(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"--headless", "--log-level", "loud"}, strings.NewReader(""), io.Discard, &stderr); code != 2 {
 		t.Fatalf("bad --log-level: exit code %d, want 2", code)
+	}
+}
+
+// Without a display the window mode says why and exits 1; it does not let
+// the window system's driver panic.
+func TestNoDisplay(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("a display is a Unix desktop's environment variable")
+	}
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	code, _, stderr := runArgs(t, "--demo", "--ephemeral")
+	if code != 1 || !strings.Contains(stderr, "no display") || !strings.Contains(stderr, "--headless") {
+		t.Fatalf("exit code %d, stderr %q", code, stderr)
 	}
 }
