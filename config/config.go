@@ -42,6 +42,7 @@
 //	transport = "udp"          # udp, tcp or tls
 //	domain = "a.example.com"
 //	tls_server_name = ""
+//	mailbox = ""               # voicemail box: "8500" or a SIP URI; empty: the DN's own
 //
 // Unknown keys are errors. A top-level "password" key is ignored with a
 // warning: passwords are typed by the agent, never stored. Keep-alive
@@ -178,6 +179,10 @@ type SIP struct {
 	Transport     string // "udp", "tcp" or "tls"
 	Domain        string // the request-URI domain; empty means the registrar's host
 	TLSServerName string // the name checked in the registrar's certificate; empty means its host
+	// Mailbox is the voicemail box whose message summary (RFC 3842) is
+	// subscribed to at this site: a user part ("8500", at Domain) or a
+	// SIP URI; empty means the agent's own address of record there.
+	Mailbox string
 }
 
 // Site is one of the two Business Continuity sites (BC-1).

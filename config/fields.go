@@ -92,6 +92,8 @@ func buildFields() []field {
 				func(c *Config) *string { return &site(c).SIP.Domain }),
 			stringField(pre+"sip.tls_server_name", desc+"`name` checked in the SIP registrar's certificate", false, nil,
 				func(c *Config) *string { return &site(c).SIP.TLSServerName }),
+			stringField(pre+"sip.mailbox", desc+"voicemail `box` whose message count is shown: a user part or a SIP URI (empty: the DN's own)", false, checkMailbox,
+				func(c *Config) *string { return &site(c).SIP.Mailbox }),
 		)
 	}
 	return fs
@@ -296,4 +298,35 @@ func checkTransport(s string) (string, error) {
 		return t, nil
 	}
 	return "", fmt.Errorf("%q is not a transport: use udp, tcp or tls", s)
+}
+
+// checkMailbox accepts a user part ("8500"), user@host, or a sip: or
+// sips: URI: what the endpoint can subscribe to.
+func checkMailbox(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("%q is not a mailbox (%s): write 8500 or sip:8500@example.com", s, why)
+	}
+	if strings.ContainsAny(s, " \t<>\"") {
+		return "", bad("spaces, angle brackets or quotes")
+	}
+	rest := s
+	if scheme, after, ok := strings.Cut(s, ":"); ok && !strings.Contains(scheme, "@") {
+		switch strings.ToLower(scheme) {
+		case "sip", "sips":
+		default:
+			return "", bad("only sip: and sips: URIs")
+		}
+		rest = after
+		if !strings.Contains(rest, "@") {
+			return "", bad("a URI needs user@host")
+		}
+	}
+	user, host, hasHost := strings.Cut(rest, "@")
+	if user == "" || hasHost && host == "" {
+		return "", bad("empty user or host")
+	}
+	return s, nil
 }

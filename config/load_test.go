@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -308,6 +309,43 @@ func TestPasswordNeverLeaks(t *testing.T) {
 		}
 		if !warned || !strings.Contains(logs.String(), "file="+p) || !strings.Contains(logs.String(), "key="+tc.warnKey) {
 			t.Errorf("%d: warning should name file and key %s: %s", i, tc.warnKey, logs.String())
+		}
+	}
+}
+
+// The voicemail box of each site comes from a TOML file, a properties
+// file (dotted key) or a flag; what the endpoint cannot subscribe to is
+// refused with the key named.
+func TestMailbox(t *testing.T) {
+	toml := writeFile(t, "tandem.toml", minimalTOML+"\n[site1.sip]\nmailbox = \"8500\"\n[site2.sip]\nmailbox = \"sip:vm-6001@vm-b.example.com\"\n")
+	c, _, err := loadOnly(t, toml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sites[0].SIP.Mailbox != "8500" || c.Sites[1].SIP.Mailbox != "sip:vm-6001@vm-b.example.com" {
+		t.Fatalf("mailboxes %q and %q", c.Sites[0].SIP.Mailbox, c.Sites[1].SIP.Mailbox)
+	}
+	props := writeFile(t, "bc.properties", "site2.sip.mailbox = vm@b.example.com\n")
+	if c, _, err = loadOnly(t, toml, props); err != nil || c.Sites[1].SIP.Mailbox != "vm@b.example.com" || c.Sites[0].SIP.Mailbox != "8500" {
+		t.Fatalf("properties layer: %v, mailboxes %q and %q", err, c.Sites[0].SIP.Mailbox, c.Sites[1].SIP.Mailbox)
+	}
+
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	flags := RegisterFlags(fs)
+	if err := fs.Parse([]string{"--site1-sip-mailbox", "sips:vm@a.example.com", "--site2-sip-mailbox", ""}); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(LoadOptions{SystemFile: toml, NoDefaultFiles: true, Flags: flags, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil || c.Sites[0].SIP.Mailbox != "sips:vm@a.example.com" || c.Sites[1].SIP.Mailbox != "" {
+		t.Fatalf("flags: %v, %+v", err, c)
+	}
+
+	for _, bad := range []string{"tel:8500", "sip:8500", "sip:@host", "vm@", "8500 9", "<sip:vm@b>"} {
+		f := writeFile(t, "bad.toml", minimalTOML+"\n[site1.sip]\nmailbox = "+strconv.Quote(bad)+"\n")
+		_, _, err := loadOnly(t, f)
+		got := errorTexts(t, err)
+		if len(got) != 1 || !strings.Contains(got[0], "site1.sip.mailbox: ") || !strings.Contains(got[0], "is not a mailbox") {
+			t.Errorf("mailbox %q: errors %q", bad, got)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func TestExampleLoads(t *testing.T) {
 			ConfigServer: Pair{Endpoint{"cfgproxy-b1.example.com", 2020}, Endpoint{"cfgproxy-b2.example.com", 2030}},
 			TServer:      Pair{Endpoint{"sipserver-b1.example.com", 3000}, Endpoint{"sipserver-b2.example.com", 3000}},
 			StatServer:   Pair{Primary: Endpoint{"statserver-b1.example.com", 3100}},
-			SIP:          SIP{Registrar: Endpoint{"2001:db8::5060", 5061}, Transport: "tls", Domain: "b.example.com", TLSServerName: "sip-b.example.com"},
+			SIP:          SIP{Registrar: Endpoint{"2001:db8::5060", 5061}, Transport: "tls", Domain: "b.example.com", TLSServerName: "sip-b.example.com", Mailbox: "sip:vm-5320@vm-b.example.com"},
 		}},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -197,7 +197,8 @@ func TestMarshalRoundTrip(t *testing.T) {
 	odd.TLS = TLS{Enabled: true, CAFile: "/etc/ssl/ca.pem", ServerName: "site.example"}
 	odd.Sites[1].ConfigServer.Backup = Endpoint{}
 	odd.Sites[1].TServer.Primary = Endpoint{"fe80::1%eth0", 3000}
-	odd.Sites[1].SIP = SIP{Registrar: Endpoint{"::1", 5061}, Transport: "tls", Domain: "d", TLSServerName: "n"}
+	odd.Sites[1].SIP = SIP{Registrar: Endpoint{"::1", 5061}, Transport: "tls", Domain: "d", TLSServerName: "n", Mailbox: "sips:vm@d"}
+	odd.Sites[0].SIP.Mailbox = "8500"
 	odd.Sites[0].Name = "Site #1 [main] = 'x'"
 
 	example, _, err := loadOnly(t, "testdata/tandem.example.toml")

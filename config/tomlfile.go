@@ -150,6 +150,7 @@ func (c *Config) MarshalTOML() ([]byte, error) {
 		kv("transport", s.SIP.Transport)
 		kv("domain", s.SIP.Domain)
 		kv("tls_server_name", s.SIP.TLSServerName)
+		kv("mailbox", s.SIP.Mailbox)
 	}
 	return b.Bytes(), nil
 }

@@ -3,6 +3,7 @@ package continuity
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -25,6 +26,11 @@ type Actuator interface {
 	Countdown(what string, at time.Time)
 }
 
+// MaxTimelines bounds the timelines an Engine keeps: the last ones, the
+// one under way always among them (it is the newest). A long session would
+// gather them without end, and Timelines copies them all.
+const MaxTimelines = 50
+
 // Engine runs a Machine: one goroutine feeds it events, keeps its timer and
 // hands its actions to the Actuator.
 type Engine struct {
@@ -36,11 +42,15 @@ type Engine struct {
 
 	mu        sync.Mutex
 	timelines []Timeline
-	running   int // index of the timeline of the action in flight, or -1
-	onChange  func()
-	phase     Phase
-	site      int
-	wg        sync.WaitGroup
+	// dropped counts the timelines dropped from the front: timelines[i]
+	// is the session's timeline number dropped+i.
+	dropped      int
+	maxTimelines int // MaxTimelines; tests lower it
+	running      int // the number of the timeline of the action in flight, or -1
+	onChange     func()
+	phase        Phase
+	site         int
+	wg           sync.WaitGroup
 }
 
 // NewEngine prepares an engine; Run drives it.
@@ -51,7 +61,7 @@ func NewEngine(cfg Config, act Actuator, clock Clock, log *slog.Logger) *Engine 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{m: New(cfg), clock: clock, act: act, log: log, in: make(chan Event, 64), running: -1}
+	return &Engine{m: New(cfg), clock: clock, act: act, log: log, in: make(chan Event, 64), running: -1, maxTimelines: MaxTimelines}
 }
 
 // SetOnChange sets a function called after every event the engine handled
@@ -76,7 +86,8 @@ func (e *Engine) Phase() (Phase, int) {
 	return e.phase, e.site
 }
 
-// Timelines returns every switchover, re-launch and login of the session.
+// Timelines returns the switchovers, re-launches and logins of the
+// session, oldest first: the last MaxTimelines.
 func (e *Engine) Timelines() []Timeline {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -144,7 +155,7 @@ func (e *Engine) finish(ev Event, now time.Time) {
 	if e.running < 0 {
 		return
 	}
-	t := &e.timelines[e.running]
+	t := &e.timelines[e.running-e.dropped]
 	var err error
 	switch r := ev.(type) {
 	case ConnectResult:
@@ -178,18 +189,25 @@ func (e *Engine) begin(kind, trigger string, from, to int, now time.Time) func(s
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.running >= 0 {
-		t := &e.timelines[e.running]
+		t := &e.timelines[e.running-e.dropped]
 		t.Steps = append(t.Steps, Step{At: now, Name: kind + ": " + trigger})
 		t.To = to
 	} else {
 		e.timelines = append(e.timelines, Timeline{Kind: kind, Trigger: trigger, From: from, To: to, Started: now})
-		e.running = len(e.timelines) - 1
+		if over := len(e.timelines) - e.maxTimelines; over > 0 {
+			e.timelines = slices.Delete(e.timelines, 0, over)
+			e.dropped += over
+		}
+		e.running = e.dropped + len(e.timelines) - 1
 		e.log.Info("continuity "+kind+" started", "trigger", trigger, "from", from, "to", to)
 	}
-	idx := e.running
+	num := e.running
 	return func(name string) {
 		e.mu.Lock()
-		e.timelines[idx].Steps = append(e.timelines[idx].Steps, Step{At: e.clock.Now(), Name: name})
+		// A step reported late, for a timeline dropped since, is lost.
+		if i := num - e.dropped; i >= 0 {
+			e.timelines[i].Steps = append(e.timelines[i].Steps, Step{At: e.clock.Now(), Name: name})
+		}
 		e.mu.Unlock()
 		e.changed()
 	}

@@ -249,3 +249,55 @@ func TestEngineBothSitesDown(t *testing.T) {
 		t.Fatalf("%d failed timelines, want 2: %+v", failed, e.Timelines())
 	}
 }
+
+// The engine keeps the last MaxTimelines timelines (here lowered to 3),
+// the one under way always among them, and its steps still reach it after
+// older ones were dropped; Timelines copies no more than that.
+func TestEngineTimelinesCapped(t *testing.T) {
+	e, act, _ := startEngine(t, cfg30)
+	e.mu.Lock()
+	e.maxTimelines = 3
+	e.mu.Unlock()
+	for i := range 6 {
+		e.Post(AgentLoggedOut{Site: 1, ReasonCode: wire.ReasonDRForceLogout})
+		act.wait(t, "relaunch")
+		if i == 5 {
+			// Under way: the newest, unfinished, kept.
+			tl := e.Timelines()
+			if len(tl) != 3 || tl[2].Kind != "relaunch" || !tl[2].Finished.IsZero() {
+				t.Fatalf("during the 6th re-launch: %d timelines, last %+v", len(tl), tl[len(tl)-1])
+			}
+		}
+		e.Post(DNBackInService{Site: 1})
+		act.wait(t, "login")
+		waitPhase(t, e, LoggedIn, 1)
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			tl := e.Timelines()
+			if last := tl[len(tl)-1]; last.Kind == "relaunch" && !last.Finished.IsZero() {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("re-launch %d: not finished", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	tl := e.Timelines()
+	if len(tl) != 3 {
+		t.Fatalf("%d timelines kept, want 3", len(tl))
+	}
+	for _, tt := range tl {
+		// The first timeline (the login) is gone; each re-launch kept its
+		// steps up to the login again.
+		if tt.Kind != "relaunch" || tt.Finished.IsZero() || len(tt.Steps) < 3 {
+			t.Fatalf("timeline %+v", tt)
+		}
+	}
+	e.mu.Lock()
+	dropped := e.dropped
+	e.mu.Unlock()
+	if dropped != 4 {
+		t.Fatalf("dropped %d, want 4 (1 login + 6 re-launches - 3)", dropped)
+	}
+}

@@ -196,6 +196,12 @@ func (a actuator) Switchover(ctx context.Context, from, to int, state continuity
 	c.mu.Lock()
 	old := c.cur
 	c.mu.Unlock()
+	// The notices say why the agent is moved: the timeline's trigger
+	// (graceful shutdown, telephony lost, phone not registered again).
+	// A retry's alarm has already said why (BC-22).
+	if why := c.switchoverTrigger(); why != "" && why != "retry" {
+		c.notify(continuity.Info, from, fmt.Sprintf("moving to site %d (%s)", to, why))
+	}
 	step(fmt.Sprintf("tear down site %d", from))
 	c.teardown(ctx, old, true)
 	if _, err := c.connect(ctx, to, step); err != nil {
@@ -218,6 +224,23 @@ func (a actuator) Switchover(ctx context.Context, from, to int, state continuity
 		c.onStatus(s, continuity.Configuration, link.Off)
 	}
 	return c.login(ctx, to, state, step)
+}
+
+// switchoverTrigger is why the switchover under way began, as its
+// timeline says; "" when the timeline under way is not a switchover's (the
+// move to the preferred site at startup is a step of the login's).
+func (c *Core) switchoverTrigger() string {
+	c.mu.Lock()
+	run := c.eng
+	c.mu.Unlock()
+	if run == nil {
+		return ""
+	}
+	ts := run.e.Timelines()
+	if n := len(ts); n > 0 && ts[n-1].Kind == "switchover" && ts[n-1].Finished.IsZero() {
+		return ts[n-1].Trigger
+	}
+	return ""
 }
 
 // canContinue reports whether a login at site can do without its Config

@@ -106,9 +106,20 @@ func (c *Core) onCallDo(id, what string, do func(*sipua.Call) error) error {
 	return nil
 }
 
-// Answer answers a ringing call; a call in progress is held first (call waiting).
+// Answer answers a ringing call; a call in progress is held first (call
+// waiting). The ringtone stops first, its device closed, so that the call's
+// audio can open the same device.
 func (c *Core) Answer(id string) error {
-	return c.onCallDo(id, "answer", (*sipua.Call).Answer)
+	call, err := c.call(id)
+	if err != nil {
+		return err
+	}
+	c.stopRingingFor(id)
+	if err := call.Answer(); err != nil {
+		c.answerFailed(id)
+		return fmt.Errorf("answer call %s: %w", id, err)
+	}
+	return nil
 }
 
 // Reject turns a ringing call down (486 Busy Here).

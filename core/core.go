@@ -76,7 +76,8 @@ type Options struct {
 	// at the site, when it is not yet (default 15 s).
 	DNWait time.Duration
 	// Endpoint is the template of the SIP endpoint's options: the core sets
-	// Accounts and OnEvent, and Logger and TLSRootCAs when they are nil.
+	// Accounts and OnEvent, Logger and TLSRootCAs when they are nil, and
+	// InstanceID when it is empty and StateDir is set (kept there).
 	Endpoint sipua.Options
 	// SIPExpires is the registration interval asked of the registrars
 	// (default sipua.DefaultExpires).
@@ -89,13 +90,10 @@ type Options struct {
 	Statistic string
 	// MaxNotices bounds State.Notices (default 200).
 	MaxNotices int
-	// Mailbox is the voicemail box whose message summary is subscribed to
-	// (RFC 3842) through each site; empty: the agent's own address of
-	// record at the site.
-	Mailbox string
 	// StateDir is the directory of the user's state: the checkpoints of
-	// the connected calls (BC-30, savedcalls.go) and the call history.
-	// Empty: nothing is kept.
+	// the connected calls (BC-30, savedcalls.go), the call history and the
+	// SIP endpoint's instance ID (instance.go), which lets a start clear
+	// the registrar bindings a killed run left. Empty: nothing is kept.
 	StateDir string
 }
 

@@ -43,8 +43,8 @@ func TestLoginReadyNotReady(t *testing.T) {
 		st := s.Sites[0]
 		return st.Telephony == ServiceOn && st.Configuration == ServiceOn && st.Statistic == ServiceOn && s.Statistic.Known
 	})
-	if s.Statistic.Name != wire.StatCallsHandledToday {
-		t.Fatalf("statistic %+v", s.Statistic)
+	if s.Statistic.Name != wire.StatCallsHandledToday || s.Statistic.Site != 1 {
+		t.Fatalf("statistic %+v, want site 1's %s", s.Statistic, wire.StatCallsHandledToday)
 	}
 	if st := s.Sites[1]; st.Telephony != ServiceNone || st.Configuration != ServiceNone {
 		t.Fatalf("site 2 services %+v: the desktop holds sessions at one site only", st)
@@ -144,6 +144,10 @@ func TestGracefulShutdownSwitchover(t *testing.T) {
 	if tl.From != 1 || tl.To != 2 || !strings.Contains(tl.Trigger, "graceful") || tl.Duration() <= 0 {
 		t.Fatalf("switchover timeline %+v", tl)
 	}
+	// The notices say why the agent was moved.
+	if !hasNotice(s, continuity.Info, "moving to site 2 (graceful shutdown of site 1)") {
+		t.Fatalf("no notice of the switchover's trigger:\n%s", dump(s))
+	}
 	if s.Sites[0].SIP.State != "registered" || s.Sites[1].SIP.State != "registered" {
 		t.Fatalf("BC-2: registrations after the switchover: %+v / %+v", s.Sites[0].SIP, s.Sites[1].SIP)
 	}
@@ -153,6 +157,8 @@ func TestGracefulShutdownSwitchover(t *testing.T) {
 	if s.Agent.DN != "6001" {
 		t.Fatalf("agent DN %q at site 2, want 6001 (BC-3)", s.Agent.DN)
 	}
+	// Each site counts its own statistic: site 2's replaces site 1's.
+	waitState(t, c, "site 2's statistic", func(s State) bool { return s.Statistic.Known && s.Statistic.Site == 2 })
 }
 
 // BC-18: the registration at the current site expires (the tester's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -37,11 +38,17 @@ const meterInterval = 100 * time.Millisecond
 const deviceRate = 8000
 
 // audioState is the device choice and the ringtone playing. Its own lock:
-// devices are opened and closed under it, never under Core.mu.
+// devices are opened and closed under it, never under Core.mu (which may
+// be taken inside it, never the other way round).
 type audioState struct {
 	mu      sync.Mutex
 	devices AudioDevices
 	ring    audio.Device // the ringtone while an incoming call rings
+	// answering counts the answers under way per call (a double click
+	// makes two): the call still says ringing until the endpoint reports
+	// the answer, but must not ring, and no call rings meanwhile (the ring
+	// device may be the call's).
+	answering map[string]int
 }
 
 func (c *Core) backend() (audio.Backend, error) {
@@ -156,20 +163,35 @@ func (c *Core) applyAudioDevices(o *sipua.Options) {
 }
 
 // updateRinging rings on the ring device while an incoming call rings,
-// and stops once none does (answered, turned down, given up).
+// and stops once none does (answered, turned down, given up). The
+// decision and the device change are made under one lock, so that a
+// ringtone stopped for an answer (stopRingingFor) cannot come back from
+// an older reading of the calls.
 func (c *Core) updateRinging() {
 	b, err := c.backend()
 	if err != nil {
 		return
 	}
-	c.mu.Lock()
-	_, ringing := RingingCall(c.st.Calls)
-	c.mu.Unlock()
-	if ringing && c.closing.Load() {
-		ringing = false
-	}
 	c.aud.mu.Lock()
 	defer c.aud.mu.Unlock()
+	c.mu.Lock()
+	ringing := false
+	for _, ci := range c.st.Calls {
+		if ci.Direction == sipua.Incoming && ci.State == sipua.CallRinging {
+			ringing = ringing || c.aud.answering[ci.ID] == 0
+		} else {
+			delete(c.aud.answering, ci.ID) // answered (or ended): done
+		}
+	}
+	for id := range c.aud.answering {
+		if !slices.ContainsFunc(c.st.Calls, func(ci sipua.CallInfo) bool { return ci.ID == id }) {
+			delete(c.aud.answering, id)
+		}
+	}
+	c.mu.Unlock()
+	if len(c.aud.answering) > 0 || c.closing.Load() {
+		ringing = false
+	}
 	switch {
 	case ringing && c.aud.ring == nil:
 		d, err := audio.PlayRingtone(b, c.aud.devices.Ring, audio.Config{SampleRate: deviceRate}, audio.Ringtone{})
@@ -179,9 +201,45 @@ func (c *Core) updateRinging() {
 		}
 		c.aud.ring = d
 	case !ringing && c.aud.ring != nil:
-		if err := c.aud.ring.Close(); err != nil {
-			c.log.Warn("stop the ringtone", "err", err)
-		}
-		c.aud.ring = nil
+		c.closeRingLocked()
 	}
+}
+
+// stopRingingFor stops the ringtone, its device closed when it returns,
+// before call id is answered: the call's audio may need the same device
+// (the default ring device is the default output; a WAV or an exclusive
+// ALSA device opens once). No call rings until the answer is over.
+func (c *Core) stopRingingFor(id string) {
+	if _, err := c.backend(); err != nil {
+		return // nothing rings
+	}
+	c.aud.mu.Lock()
+	defer c.aud.mu.Unlock()
+	if c.aud.answering == nil {
+		c.aud.answering = make(map[string]int)
+	}
+	c.aud.answering[id]++
+	if c.aud.ring != nil {
+		c.closeRingLocked()
+	}
+}
+
+// answerFailed undoes stopRingingFor after a failed answer: the calls
+// still ringing ring again. After a good answer the mark stays until the
+// call's event says it no longer rings (updateRinging), lest the ringtone
+// come back on the state of just before the answer.
+func (c *Core) answerFailed(id string) {
+	c.aud.mu.Lock()
+	if c.aud.answering[id]--; c.aud.answering[id] <= 0 {
+		delete(c.aud.answering, id)
+	}
+	c.aud.mu.Unlock()
+	c.updateRinging()
+}
+
+func (c *Core) closeRingLocked() {
+	if err := c.aud.ring.Close(); err != nil {
+		c.log.Warn("stop the ringtone", "err", err)
+	}
+	c.aud.ring = nil
 }

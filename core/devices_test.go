@@ -12,6 +12,7 @@ import (
 	"github.com/tandem-softphone/tandem/audio"
 	"github.com/tandem-softphone/tandem/media/tone"
 	"github.com/tandem-softphone/tandem/media/wav"
+	"github.com/tandem-softphone/tandem/sipua"
 	"github.com/tandem-softphone/tandem/sitesim"
 )
 
@@ -143,5 +144,81 @@ func TestRingtoneOnRingDevice(t *testing.T) {
 	lvl, d := recordedLevel(t, filepath.Join(dir, "ring.wav"))
 	if lvl < -30 || d < 200*time.Millisecond {
 		t.Fatalf("ring device recorded %.1f dBFS for %v: no ringtone", lvl, d)
+	}
+}
+
+// zeroCrossings is how many times a second pcm (at 8 kHz) changes sign:
+// twice a sine's frequency.
+func zeroCrossings(pcm []int16) float64 {
+	n := 0
+	for i := 1; i < len(pcm); i++ {
+		if (pcm[i-1] < 0) != (pcm[i] < 0) {
+			n++
+		}
+	}
+	return float64(n) * 8000 / float64(max(len(pcm), 1))
+}
+
+// With the default ring device (the default output, the WAV speaker) the
+// ringtone stops, its device closed, before the call is answered: the call
+// then plays on the speaker the caller's 1004 Hz tone, not the ringtone
+// (440+480 Hz), and no device is found already open. Answered twice at
+// once, the call still gets the speaker.
+func TestAnswerOnTheRingDevice(t *testing.T) {
+	b, dir := wavBackend(t)
+	sim := startSim(t, nil)
+	c := startCore(t, sim, "agent1", func(o *Options) { o.Endpoint.Audio = b })
+	login(t, c, 1)
+	if _, err := sim.Call(sitesim.CallRequest{To: "5001"}); err != nil {
+		t.Fatal(err)
+	}
+	s := waitState(t, c, "the call rings", func(s State) bool { _, ok := RingingCall(s.Calls); return ok })
+	waitState(t, c, "the ringtone plays", func(State) bool {
+		c.aud.mu.Lock()
+		defer c.aud.mu.Unlock()
+		return c.aud.ring != nil
+	})
+	ci, _ := RingingCall(s.Calls)
+	// A double click: two answers at once, one of which fails; the
+	// failure does not bring the ringtone back over the other's answer.
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- c.Answer(ci.ID) }()
+	}
+	if err1, err2 := <-errs, <-errs; (err1 == nil) == (err2 == nil) {
+		t.Fatalf("two answers: %v and %v; want one to succeed", err1, err2)
+	}
+	waitState(t, c, "connected", func(s State) bool {
+		return len(s.Calls) == 1 && s.Calls[0].State == sipua.CallConnected
+	})
+	time.Sleep(1200 * time.Millisecond) // the caller's tone plays
+	c.aud.mu.Lock()
+	ringing := c.aud.ring != nil
+	c.aud.mu.Unlock()
+	if ringing {
+		t.Fatal("the ringtone came back during the call")
+	}
+	if err := c.Hangup(ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "the call ended", func(s State) bool { return len(s.Calls) == 0 })
+	file := filepath.Join(dir, "speaker.wav")
+	var pcm []int16
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// The speaker's file is complete once the call closed the device.
+		_, p, err := wav.ReadFile(file)
+		if err == nil && len(p) >= 8000 {
+			pcm = p
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the speaker recorded %d samples (%v): not the call", len(p), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	last := pcm[len(pcm)-4000:] // the last half second: the call's tone
+	if zc, lvl := zeroCrossings(last), audio.Level(last); math.Abs(zc-2008) > 150 || math.Abs(lvl-(-13.5)) > 2 {
+		t.Fatalf("the speaker's last half second: %.0f zero crossings/s at %.1f dBFS; want the caller's 1004 Hz tone (2008/s) at -13.5 dBFS", zc, lvl)
 	}
 }

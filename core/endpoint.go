@@ -95,6 +95,13 @@ func (c *Core) startEndpoint(ctx context.Context, s *session, step func(string))
 		return errors.New("SIP endpoint: no site to register at")
 	}
 	o := c.opts.Endpoint
+	if o.InstanceID == "" && c.opts.StateDir != "" {
+		id, err := loadInstanceID(c.opts.StateDir)
+		if err != nil {
+			c.log.Warn("SIP instance ID", "err", err)
+		}
+		o.InstanceID = id
+	}
 	c.applyAudioDevices(&o)
 	o.Accounts = accts
 	o.OnEvent = c.onSIP

@@ -55,8 +55,10 @@ func (c *Core) ensureMWI(site int) {
 				return
 			}
 		}
-		// Target "" is the agent's own address of record at the site.
-		_, err := ep.Subscribe(sipua.SubscribeOptions{Site: siteName(site), Event: sipua.EventMessageSummary, Target: c.opts.Mailbox})
+		// The site's configured mailbox (config key siteN.sip.mailbox);
+		// "" is the agent's own address of record at the site.
+		box := c.cfg.Sites[i].SIP.Mailbox
+		_, err := ep.Subscribe(sipua.SubscribeOptions{Site: siteName(site), Event: sipua.EventMessageSummary, Target: box})
 		switch {
 		case err == nil:
 		case errors.Is(err, sipua.ErrSubscriptionRefused):

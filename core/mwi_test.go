@@ -54,3 +54,26 @@ func TestPickVoicemail(t *testing.T) {
 		}
 	}
 }
+
+// A site's configured mailbox (siteN.sip.mailbox) is subscribed to instead
+// of the agent's own DN there: a shared box "5002" at site 1.
+func TestVoicemailConfiguredMailbox(t *testing.T) {
+	sim := startSim(t, nil)
+	c := startCore(t, sim, "agent1", func(o *Options) { o.Config.Sites[0].SIP.Mailbox = "5002" })
+	if err := sim.SetMessages("5002", 4, 1); err != nil {
+		t.Fatal(err)
+	}
+	login(t, c, 1)
+	waitState(t, c, "the configured box's counts at site 1", func(s State) bool {
+		return s.Voicemail == Voicemail{Known: true, Waiting: true, New: 4, Old: 1, Site: 1}
+	})
+	if err := sim.SetMessages("5001", 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.SetMessages("5002", 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "the configured box's change", func(s State) bool {
+		return s.Voicemail == Voicemail{Known: true, Old: 5, Site: 1}
+	})
+}

@@ -427,7 +427,7 @@ func (c *Core) startStat(s *session, agentID string) {
 				return
 			}
 			c.mu.Lock()
-			c.st.Statistic = Statistic{Name: v.Type, Value: v.Value, Known: true}
+			c.st.Statistic = Statistic{Name: v.Type, Value: v.Value, Known: true, Site: s.site}
 			c.mu.Unlock()
 			c.publish()
 		},

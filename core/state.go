@@ -49,9 +49,9 @@ type State struct {
 // maxHistory bounds State.CallHistory.
 const maxHistory = 100
 
-// MaxTimelines bounds State.Timelines: every snapshot copies them, and a
-// long run would gather them without end.
-const MaxTimelines = 50
+// MaxTimelines bounds State.Timelines across the run's logins, as the
+// engine bounds those of one: every snapshot copies them.
+const MaxTimelines = continuity.MaxTimelines
 
 // Agent is the agent's T-Server state at the current site.
 type Agent struct {
@@ -96,6 +96,9 @@ type Statistic struct {
 	Name  string
 	Value int64
 	Known bool // a value has arrived
+	// Site is the site whose Stat Server counted Value: each site counts
+	// its own (after a switchover, the new site's value replaces it).
+	Site int
 }
 
 // Notice is one notice, warning or alarm.

@@ -26,6 +26,7 @@ type agentCard struct {
 	logout   *widget.Button
 	failure  *failureLabel
 	statName *widget.Label
+	statSite *widget.Label
 	statVal  *widget.Label
 }
 
@@ -33,6 +34,8 @@ func newAgentCard(u *UI) *agentCard {
 	c := &agentCard{u: u}
 	c.state = newLamp("")
 	c.state.title.SizeName = theme.SizeNameSubHeadingText
+	// "Moving to Site 2 · <a long site name>…" must not widen the card.
+	c.state.title.Truncation = fyne.TextTruncateEllipsis
 	c.ready = widget.NewButtonWithIcon("Ready", theme.MediaPlayIcon(), c.onReady)
 	c.ready.Importance = widget.SuccessImportance
 	c.reason = widget.NewSelect(u.opts.NotReadyReasons, nil)
@@ -52,16 +55,20 @@ func newAgentCard(u *UI) *agentCard {
 		c.acw,
 		c.logout,
 	)
+	c.statSite = caption("")
+	c.statSite.Hide()
+	name := container.New(layout.NewCustomPaddedVBoxLayout(-theme.InnerPadding()), c.statName, c.statSite)
 	stat := container.NewVBox(widget.NewSeparator(), container.NewBorder(nil, nil, nil, c.statVal,
-		container.NewVBox(layout.NewSpacer(), c.statName, layout.NewSpacer())))
+		container.NewVBox(layout.NewSpacer(), name, layout.NewSpacer())))
 	c.card = card("Agent", container.New(&fixedWidth{width: 300},
 		container.NewVBox(c.state, controls, c.failure.label, stat)))
 	return c
 }
 
 func (c *agentCard) render(st core.State) {
-	c.state.title.SetText(agentStateText(st.Agent))
-	c.state.set(agentLamp(st.Agent), whereText(st))
+	title, status := agentHeadline(st)
+	c.state.title.SetText(title)
+	c.state.set(status, whereText(st))
 	// The core accepts agent requests while logged in at a site.
 	can := st.Phase == continuity.LoggedIn
 	enable(c.ready, can && st.Agent.State != wire.StateReady)
@@ -73,6 +80,8 @@ func (c *agentCard) render(st core.State) {
 		c.reason.Disable()
 	}
 	c.statName.SetText(statisticName(st.Statistic.Name))
+	c.statSite.SetText(statisticSite(st))
+	show(c.statSite, c.statSite.Text != "")
 	c.statVal.SetText(statisticValue(st.Statistic))
 }
 

@@ -33,6 +33,11 @@ type Backend interface {
 	Transfer(id, target string) error
 	AttendedTransfer(id, consultID string) error
 
+	// The calls an earlier run left connected (State.SavedCalls, BC-30):
+	// continue them in this run, or forget them.
+	RestoreSavedCalls() error
+	DiscardSavedCalls() error
+
 	// Tester actions.
 	ExpireRegistration(site int) error
 	Relaunch(site int) error

@@ -51,6 +51,9 @@ func bannerFor(st core.State, now time.Time) bannerSpec {
 			title: fmt.Sprintf("Switching to %s…", siteName(st, st.Site))}
 		if running != nil {
 			b.detail = progressText(*running)
+			if why := triggerText(running.Trigger); why != "" && running.Kind == "switchover" {
+				b.detail = "Why: " + why + ". " + b.detail
+			}
 		}
 		return b
 	case continuity.Relaunching:
@@ -119,16 +122,24 @@ func outcomeBanner(st core.State, t continuity.Timeline) bannerSpec {
 		if t.Kind == "relaunch" {
 			what = "Re-launching the SIP phone"
 		}
-		return bannerSpec{kind: bannerError, title: what + " failed", detail: t.Err}
+		b := bannerSpec{kind: bannerError, title: what + " failed", detail: t.Err}
+		if why := triggerText(t.Trigger); why != "" && t.Kind == "switchover" {
+			b.detail = "Why it began: " + why + ". " + b.detail
+		}
+		return b
 	}
 	if t.Kind == "relaunch" {
 		return bannerSpec{kind: bannerSuccess,
 			title:  fmt.Sprintf("SIP phone re-launched at %s in %s", siteName(st, t.To), duration(t.Duration())),
 			detail: "You are logged in again with your previous state."}
 	}
-	return bannerSpec{kind: bannerSuccess,
+	b := bannerSpec{kind: bannerSuccess,
 		title:  fmt.Sprintf("Now working at %s: switchover done in %s", siteName(st, t.To), duration(t.Duration())),
 		detail: "Your state was restored at the new site."}
+	if why := triggerText(t.Trigger); why != "" {
+		b.detail = "Why: " + why + ". " + b.detail
+	}
+	return b
 }
 
 // lastAlarm is the text of the latest alarm or warning about a site (any
@@ -152,17 +163,22 @@ type banner struct {
 	title  *widget.Label
 	detail *widget.Label
 	busy   *widget.Activity
-	spec   bannerSpec
+	// actions are the banner's buttons, on its right (setActions); hidden
+	// while there are none, so that they take no room.
+	actions    *fyne.Container
+	actionsBox *fyne.Container
+	spec       bannerSpec
 }
 
 func newBanner() *banner {
 	b := &banner{
-		bg:     canvas.NewRectangle(nil),
-		edge:   canvas.NewRectangle(nil),
-		icon:   widget.NewIcon(nil),
-		title:  widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		detail: widget.NewLabel(""),
-		busy:   widget.NewActivity(),
+		bg:      canvas.NewRectangle(nil),
+		edge:    canvas.NewRectangle(nil),
+		icon:    widget.NewIcon(nil),
+		title:   widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		detail:  widget.NewLabel(""),
+		busy:    widget.NewActivity(),
+		actions: container.NewHBox(),
 	}
 	b.bg.CornerRadius = 6
 	b.edge.SetMinSize(fyne.NewSize(5, 0))
@@ -170,12 +186,22 @@ func newBanner() *banner {
 	b.detail.Wrapping = fyne.TextWrapWord
 	b.busy.Stop()
 	b.busy.Hide()
+	// Centred: the buttons keep their height beside a two-line text.
+	b.actionsBox = container.New(layout.NewCustomPaddedLayout(0, 0, 0, theme.Padding()), container.NewCenter(b.actions))
+	b.actionsBox.Hide()
 	// The labels' own padding is spacing enough between title and detail.
 	text := container.New(layout.NewCustomPaddedVBoxLayout(-theme.InnerPadding()), b.title, b.detail)
 	b.box = container.NewStack(b.bg, container.NewBorder(nil, nil,
-		container.NewHBox(b.edge, container.NewCenter(container.NewStack(b.icon, b.busy))), nil, text))
+		container.NewHBox(b.edge, container.NewCenter(container.NewStack(b.icon, b.busy))), b.actionsBox, text))
 	b.box.Hide()
 	return b
+}
+
+// setActions puts buttons on the banner's right.
+func (b *banner) setActions(objs ...fyne.CanvasObject) {
+	b.actions.Objects = objs
+	b.actionsBox.Hidden = len(objs) == 0
+	b.actionsBox.Refresh()
 }
 
 // show displays a spec; bannerNone hides the banner.

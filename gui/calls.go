@@ -3,10 +3,12 @@ package gui
 import (
 	"context"
 	"fmt"
+	"image/color"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
@@ -130,8 +132,12 @@ type callRow struct {
 	u  *UI
 	id string
 
-	peer    *widget.Label
-	timer   *widget.Label
+	peer  *widget.Label
+	timer *widget.Label
+	// accent is a bar in the theme's primary colour on the row's left
+	// while the call rings: it draws the eye to a call that waits for the
+	// agent. Transparent otherwise, so that rows stay aligned.
+	accent  *canvas.Rectangle
 	status  *widget.Label
 	quality *widget.Label
 	failure *failureLabel
@@ -177,13 +183,18 @@ func newCallRow(u *UI, id string) *callRow {
 	r.transferBox = container.NewHBox(container.New(&fixedWidth{width: 140}, r.target), r.transfer)
 	r.joins = container.NewHBox()
 
-	// Who, how and how long on one line, the quality below: two calls
-	// (call waiting, consultation) fit the window with the activity.
+	r.accent = canvas.NewRectangle(color.Transparent)
+	r.accent.SetMinSize(fyne.NewSize(5, 0))
+	r.accent.CornerRadius = 2
+
+	// Who and how on one line, the quality below: two calls (call waiting,
+	// consultation) fit the window with the activity. The timer sits
+	// beside the buttons, centred on their line.
 	text := container.New(layout.NewCustomPaddedVBoxLayout(-theme.InnerPadding()),
-		container.NewBorder(nil, nil, r.peer, r.timer, r.status), r.quality)
-	buttons := container.NewHBox(r.answer, r.reject, r.hold, r.mute, r.transferBox, r.joins, r.hangup)
+		container.NewBorder(nil, nil, r.peer, nil, r.status), r.quality)
+	buttons := container.NewHBox(container.NewCenter(r.timer), r.answer, r.reject, r.hold, r.mute, r.transferBox, r.joins, r.hangup)
 	r.box = container.NewVBox(
-		container.NewBorder(nil, nil, nil, container.NewCenter(buttons), text),
+		container.NewBorder(nil, nil, r.accent, container.NewCenter(buttons), text),
 		r.failure.label,
 	)
 	return r
@@ -200,6 +211,14 @@ func (r *callRow) render(ci sipua.CallInfo, consult []sipua.CallInfo, now time.T
 
 	ringing := ci.State == sipua.CallRinging
 	up := established(ci.State)
+	r.accent.FillColor = color.Transparent
+	r.status.Importance = widget.MediumImportance
+	if ringing {
+		r.accent.FillColor = theme.Color(theme.ColorNamePrimary)
+		r.status.Importance = widget.HighImportance
+	}
+	r.accent.Refresh()
+	r.status.Refresh()
 	show(r.answer, ringing)
 	show(r.reject, ringing)
 	show(r.hangup, !ringing && ci.State != sipua.CallEnding)
@@ -240,6 +259,7 @@ func (r *callRow) renderJoins(consult []sipua.CallInfo) {
 
 func (r *callRow) renderTimer(now time.Time) {
 	r.timer.SetText(callTimer(r.info, now))
+	show(r.timer, r.timer.Text != "")
 }
 
 func (r *callRow) onAnswer() {
@@ -352,7 +372,7 @@ func qualityText(ci sipua.CallInfo) string {
 		return ""
 	}
 	s := ci.Media.Stats
-	parts := []string{ci.Media.Codec}
+	parts := []string{codecName(ci.Media.Codec)}
 	if ci.Media.Secure {
 		parts = append(parts, "SRTP")
 	}

@@ -1,12 +1,14 @@
 package gui
 
 import (
+	"image/color"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/tandem-softphone/tandem/core"
@@ -101,7 +103,7 @@ func TestConnectedCallControls(t *testing.T) {
 	if r.peer.Text != "Claire Martin" || r.status.Text != "Incoming call · connected" {
 		t.Errorf("peer %q status %q", r.peer.Text, r.status.Text)
 	}
-	if want := "PCMU/8000 (pt 0) · MOS 4.3 · loss 1.2 % · jitter 14 ms"; r.quality.Text != want || !r.quality.Visible() {
+	if want := "G.711 µ-law · MOS 4.3 · loss 1.2 % · jitter 14 ms"; r.quality.Text != want || !r.quality.Visible() {
 		t.Errorf("quality %q shown %v, want %q", r.quality.Text, r.quality.Visible(), want)
 	}
 	if r.hold.Text != "Hold" || r.mute.Text != "Mute" {
@@ -263,7 +265,7 @@ func TestCallTexts(t *testing.T) {
 		}
 	}
 	ci := sipua.CallInfo{State: sipua.CallConnected, HasMedia: true, Media: sipua.MediaInfo{Codec: "opus/48000/2 (pt 111)", Secure: true}}
-	if got := qualityText(ci); got != "opus/48000/2 (pt 111) · SRTP · loss 0.0 % · jitter 0 ms" {
+	if got := qualityText(ci); got != "Opus · SRTP · loss 0.0 % · jitter 0 ms" {
 		t.Errorf("quality before any report: %q", got)
 	}
 	if got := callTimer(sipua.CallInfo{Answered: at(time.Second)}, testNow); got != "0:00" {
@@ -285,4 +287,42 @@ func TestMainViewFitsTheWindowWithTwoCalls(t *testing.T) {
 	if !strings.Contains(canvasText(u.win.Canvas()), "Claire Martin") {
 		t.Error("the call is not shown")
 	}
+}
+
+// A ringing call draws the eye: a bar of the theme's primary colour and
+// the status in that colour; none once it is answered.
+func TestRingingCallAccent(t *testing.T) {
+	f := newFake(sampleRinging())
+	u := newTestUI(t, f)
+	r := callRowOf(t, u, "r1")
+	if r.accent.FillColor != theme.Color(theme.ColorNamePrimary) || r.status.Importance != widget.HighImportance {
+		t.Errorf("ringing: accent %v, status importance %v", r.accent.FillColor, r.status.Importance)
+	}
+	st := sampleRinging()
+	st.Calls[0].State, st.Calls[0].Answered = sipua.CallConnected, testNow
+	f.set(st)
+	if r.accent.FillColor != color.Transparent || r.status.Importance != widget.MediumImportance {
+		t.Errorf("answered: accent %v, status importance %v", r.accent.FillColor, r.status.Importance)
+	}
+}
+
+// The call's timer sits on the buttons' line, centred with them.
+func TestCallTimerAlignedWithButtons(t *testing.T) {
+	u := newTestUI(t, newFake(sampleConnected()))
+	u.win.Resize(defaultWindowSize)
+	r := callRowOf(t, u, "c1")
+	d := u.app.Driver()
+	centre := func(o fyne.CanvasObject) float32 { return d.AbsolutePositionForObject(o).Y + o.Size().Height/2 }
+	if r.timer.Text != "2:05" || !r.timer.Visible() {
+		t.Fatalf("timer %q shown %v", r.timer.Text, r.timer.Visible())
+	}
+	if tc, bc := centre(r.timer), centre(r.hangup); tc-bc > 1 || bc-tc > 1 {
+		t.Errorf("timer centred at y=%v, buttons at y=%v", tc, bc)
+	}
+}
+
+// An incoming call as the agent first sees it.
+func TestGoldenMainRinging(t *testing.T) {
+	u := goldenUI(t, sampleRinging(), themeLight)
+	test.AssertImageMatches(t, "main_ringing.png", u.win.Canvas().Capture())
 }

@@ -80,7 +80,7 @@ func TestWithCoreAndSimulator(t *testing.T) {
 	}
 
 	// The login view names the configured sites.
-	if want := fmt.Sprintf("Sites: Site 1 · %s and Site 2 · %s.", cfg.Sites[0].Name, cfg.Sites[1].Name); !strings.Contains(u.login.sites.Text, want) {
+	if want := fmt.Sprintf("Sites: %s and %s.", keepTogether("Site 1 · "+cfg.Sites[0].Name), keepTogether("Site 2 · "+cfg.Sites[1].Name)); !strings.Contains(u.login.sites.Text, want) {
 		t.Errorf("login view says %q, want %q in it", u.login.sites.Text, want)
 	}
 	// A wrong password stays on the login view with the core's reason.
@@ -115,8 +115,15 @@ func TestWithCoreAndSimulator(t *testing.T) {
 		s := u.main.sites.sites
 		return u.st.Phase == continuity.LoggedIn && s[1].current.box.Visible() && !s[0].current.box.Visible() &&
 			u.main.agent.state.title.Text == "Ready" &&
-			strings.HasPrefix(u.main.banner.title.Text, "Now working at Site 2")
+			strings.HasPrefix(u.main.banner.title.Text, "Now working at Site\u00a02")
 	})
+	// Why the agent was moved: the banner and the notices say it.
+	if want := "Why: graceful shutdown of site 1."; !strings.HasPrefix(u.main.banner.detail.Text, want) {
+		t.Errorf("banner detail %q, want %q first", u.main.banner.detail.Text, want)
+	}
+	if markup := canvasText(u.win.Canvas()); !strings.Contains(markup, "moving to site 2 (graceful shutdown of site 1)") {
+		t.Error("no notice says why the agent was moved")
+	}
 	if u.st.Agent.DN != "6001" || !strings.Contains(u.main.agent.state.detail.Text, "DN 6001") {
 		t.Errorf("shows %q for DN %q at site 2", u.main.agent.state.detail.Text, u.st.Agent.DN)
 	}

@@ -16,15 +16,25 @@ import (
 // The words the GUI shows for the State. Pure functions of the State and the
 // time, so that tests can check every case without a window.
 
-// siteName is "Site 1 · Paris", or "Site 1" for a site without a name.
+// siteName is "Site 1 · Paris", or "Site 1" for a site without a name,
+// as one unbreakable label (keepTogether).
 func siteName(st core.State, site int) string {
 	if site < 1 || site > 2 {
 		return "no site"
 	}
 	if n := st.Sites[site-1].Name; n != "" {
-		return fmt.Sprintf("Site %d · %s", site, n)
+		return keepTogether(fmt.Sprintf("Site %d · %s", site, n))
 	}
-	return fmt.Sprintf("Site %d", site)
+	return keepTogether(fmt.Sprintf("Site %d", site))
+}
+
+// keepTogether joins a label's words with no-break spaces, so that text
+// that honours them never ends a line inside it ("Site 1 ·" / "Paris").
+// Fyne 2.8's own word wrapping breaks at any unicode.IsSpace, U+00A0
+// included: the wrapped texts that hold site labels are laid out so that a
+// label need not wrap (loginSitesText).
+func keepTogether(label string) string {
+	return strings.ReplaceAll(label, " ", "\u00a0")
 }
 
 func otherSite(site int) int {
@@ -52,6 +62,27 @@ func agentStateText(a core.Agent) string {
 		return "Not logged in"
 	}
 	return a.State
+}
+
+// agentHeadline is the agent card's state line: the agent's state while
+// logged in at a site, and what the core is doing while it is moving the
+// agent (a switchover, a re-launch, a login): the T-Server's "logged out"
+// between two sites is a step of the move, not the agent's state.
+func agentHeadline(st core.State) (string, lampStatus) {
+	switch st.Phase {
+	case continuity.SwitchingOver:
+		return "Moving to " + siteName(st, st.Site) + "…", lampPending
+	case continuity.Relaunching:
+		return "Re-launching the phone…", lampPending
+	case continuity.Connecting, continuity.LoggingIn:
+		if st.Site != 0 {
+			return "Logging in at " + siteName(st, st.Site) + "…", lampPending
+		}
+		return "Logging in…", lampPending
+	case continuity.Waiting:
+		return "Waiting for a site…", lampFault
+	}
+	return agentStateText(st.Agent), agentLamp(st.Agent)
 }
 
 // agentLamp is the colour of the agent's state.
@@ -126,11 +157,38 @@ func statisticName(name string) string {
 	return b.String()
 }
 
+// statisticSite says which site counted the statistic: each site's Stat
+// Server counts its own, so a switchover starts another count.
+func statisticSite(st core.State) string {
+	if !st.Statistic.Known || st.Statistic.Site == 0 {
+		return ""
+	}
+	return "at " + siteName(st, st.Statistic.Site)
+}
+
 func statisticValue(s core.Statistic) string {
 	if !s.Known {
 		return "–"
 	}
 	return fmt.Sprint(s.Value)
+}
+
+// codecName names a call's codec (sipua's "PCMU/8000 (pt 0)") as agents
+// and administrators know it; a codec it does not know keeps its SDP name.
+func codecName(codec string) string {
+	name, _, _ := strings.Cut(codec, "/")
+	name = strings.TrimSpace(name)
+	switch strings.ToUpper(name) {
+	case "PCMU":
+		return "G.711 µ-law"
+	case "PCMA":
+		return "G.711 A-law"
+	case "OPUS":
+		return "Opus"
+	case "":
+		return codec
+	}
+	return name
 }
 
 // secondsLeft is the whole seconds until at, rounded up, never below zero.
@@ -186,6 +244,22 @@ func timelineTitle(st core.State, t continuity.Timeline) string {
 		s += " (" + t.Trigger + ")"
 	}
 	return s
+}
+
+// triggerText is why a switchover began (continuity.Timeline.Trigger) in
+// the agent's words: the core's words, with the agent as "you".
+func triggerText(trigger string) string {
+	switch trigger {
+	case "":
+		return ""
+	case "retry":
+		return "the previous attempt failed; trying the sites in turn"
+	case "the agent asked":
+		return "you asked for it"
+	case "the agent's preferred site":
+		return "it is your preferred site"
+	}
+	return trigger
 }
 
 // timelineOutcome is how a timeline ended, or that it is still running.

@@ -142,7 +142,7 @@ func TestLoginShowsProgress(t *testing.T) {
 	st := sampleIdle()
 	st.Phase, st.Site = continuity.Connecting, 2
 	f.set(st)
-	if want := "Connecting to Site 2 · Lyon…"; u.login.sites.Text != want {
+	if want := "Connecting to Site\u00a02\u00a0·\u00a0Lyon…"; u.login.sites.Text != want {
 		t.Errorf("progress %q, want %q", u.login.sites.Text, want)
 	}
 	test.Tap(u.login.button)
@@ -258,7 +258,7 @@ func TestCountdownBanner(t *testing.T) {
 	f := newFake(sampleCountdown())
 	u := newTestUI(t, f)
 	b := u.main.banner
-	want := "Site 1 · Paris is unavailable: switching to Site 2 · Lyon in 23 s"
+	want := "Site\u00a01\u00a0·\u00a0Paris is unavailable: switching to Site\u00a02\u00a0·\u00a0Lyon in 23 s"
 	if !b.box.Visible() || b.title.Text != want {
 		t.Fatalf("banner %q (shown %v), want %q", b.title.Text, b.box.Visible(), want)
 	}
@@ -285,10 +285,10 @@ func TestRelaunchBanner(t *testing.T) {
 	st.Countdowns = []core.Countdown{{What: "switchover", At: at(28 * time.Second)}}
 	u := newTestUI(t, newFake(st))
 	b := u.main.banner
-	if b.title.Text != "Re-launching the SIP phone at Site 1 · Paris…" || !b.busy.Visible() {
+	if b.title.Text != "Re-launching the SIP phone at Site\u00a01\u00a0·\u00a0Paris…" || !b.busy.Visible() {
 		t.Errorf("banner %q busy %v", b.title.Text, b.busy.Visible())
 	}
-	if !strings.Contains(b.detail.Text, "switching to Site 2 · Lyon in 28 s") {
+	if !strings.Contains(b.detail.Text, "switching to Site\u00a02\u00a0·\u00a0Lyon in 28 s") {
 		t.Errorf("banner detail %q", b.detail.Text)
 	}
 }
@@ -304,15 +304,20 @@ func TestSwitchoverProgressAndOutcome(t *testing.T) {
 	f := newFake(st)
 	u := newTestUI(t, f)
 	b := u.main.banner
-	if b.title.Text != "Switching to Site 2 · Lyon…" || b.detail.Text != "Step 2: register DN 7002" || !b.busy.Visible() {
+	// The banner says why the agent is moved, with the progress.
+	if b.title.Text != "Switching to Site\u00a02\u00a0·\u00a0Lyon…" || b.detail.Text != "Why: telephony service lost. Step 2: register DN 7002" || !b.busy.Visible() {
 		t.Errorf("banner %q / %q busy %v", b.title.Text, b.detail.Text, b.busy.Visible())
 	}
 	st.Phase = continuity.LoggedIn
 	last := &st.Timelines[len(st.Timelines)-1]
 	last.Finished = started.Add(1250 * time.Millisecond)
 	f.set(st)
-	if want := "Now working at Site 2 · Lyon: switchover done in 1.2 s"; b.title.Text != want || b.busy.Visible() {
+	if want := "Now working at Site\u00a02\u00a0·\u00a0Lyon: switchover done in 1.2 s"; b.title.Text != want || b.busy.Visible() {
 		t.Errorf("banner %q busy %v, want %q", b.title.Text, b.busy.Visible(), want)
+	}
+	// After the switchover too.
+	if want := "Why: telephony service lost. Your state was restored at the new site."; b.detail.Text != want {
+		t.Errorf("banner detail %q, want %q", b.detail.Text, want)
 	}
 	u.opts.Now = func() time.Time { return last.Finished.Add(outcomeShownFor + time.Second) }
 	u.redrawClock()
@@ -327,7 +332,7 @@ func TestFailedSwitchoverBanner(t *testing.T) {
 		Started: at(-5 * time.Second), Finished: at(-4 * time.Second), Err: "site 2: connection refused"})
 	u := newTestUI(t, newFake(st))
 	b := u.main.banner
-	if b.title.Text != "Switchover to Site 2 · Lyon failed" || b.detail.Text != "site 2: connection refused" || b.spec.kind != bannerError {
+	if b.title.Text != "Switchover to Site\u00a02\u00a0·\u00a0Lyon failed" || b.detail.Text != "site 2: connection refused" || b.spec.kind != bannerError {
 		t.Errorf("banner %q / %q kind %v", b.title.Text, b.detail.Text, b.spec.kind)
 	}
 }
@@ -362,7 +367,7 @@ func TestServiceWarnings(t *testing.T) {
 		t.Fatalf("%d warnings, want 2", n)
 	}
 	markup := canvasText(u.win.Canvas())
-	for _, want := range []string{"Configuration service unavailable at Site 1 · Paris", "Statistic service unavailable at Site 1 · Paris"} {
+	for _, want := range []string{"Configuration service unavailable at Site\u00a01\u00a0·\u00a0Paris", "Statistic service unavailable at Site\u00a01\u00a0·\u00a0Paris"} {
 		if !strings.Contains(markup, want) {
 			t.Errorf("warning %q not shown", want)
 		}
@@ -418,7 +423,7 @@ func TestSiteLamps(t *testing.T) {
 	if s1.preferred.box.Visible() || !s2.preferred.box.Visible() {
 		t.Error("the preferred site's badge is on the wrong site")
 	}
-	if s1.name.Text != "Site 1 · Paris" || s2.name.Text != "Site 2 · Lyon" {
+	if s1.name.Text != "Site\u00a01\u00a0·\u00a0Paris" || s2.name.Text != "Site\u00a02\u00a0·\u00a0Lyon" {
 		t.Errorf("site names %q, %q", s1.name.Text, s2.name.Text)
 	}
 }
@@ -428,7 +433,7 @@ func TestSwitchSiteButton(t *testing.T) {
 	f := newFake(sampleReady())
 	u := newTestUI(t, f)
 	b := u.main.sites.switchBtn
-	if b.Text != "Switch to Site 2 · Lyon" {
+	if b.Text != "Switch to Site\u00a02\u00a0·\u00a0Lyon" {
 		t.Errorf("button %q", b.Text)
 	}
 	test.Tap(b)
@@ -478,22 +483,22 @@ func TestDialPadWithoutCalling(t *testing.T) {
 func TestTimelinesAndNotices(t *testing.T) {
 	u := newTestUI(t, newFake(sampleReady()))
 	markup := canvasText(u.win.Canvas())
-	if !strings.Contains(markup, "Site 1 · Paris: logged in at site 1") {
+	if !strings.Contains(markup, "Site\u00a01\u00a0·\u00a0Paris: logged in at site 1") {
 		t.Error("notices not shown")
 	}
 	u.main.activity.tabs.Select(u.main.activity.timelinesTab)
 	markup = canvasText(u.win.Canvas())
 	for _, want := range []string{
-		"Switchover from Site 1 · Paris to Site 2 · Lyon (telephony service lost for 30 s): done in 1.3 s",
+		"Switchover from Site\u00a01\u00a0·\u00a0Paris to Site\u00a02\u00a0·\u00a0Lyon (telephony service lost for 30 s): done in 1.3 s",
 		"authenticated +200 ms · register DN 7002 +700 ms · restore Ready +1.3 s",
-		"Switchover from Site 2 · Lyon to Site 1 · Paris (requested by the agent): done in 1.1 s",
+		"Switchover from Site\u00a02\u00a0·\u00a0Lyon to Site\u00a01\u00a0·\u00a0Paris (requested by the agent): done in 1.1 s",
 	} {
 		if !strings.Contains(markup, want) {
 			t.Errorf("timeline %q not shown", want)
 		}
 	}
 	// Newest first.
-	if i, j := strings.Index(markup, "from Site 2 · Lyon to Site 1"), strings.Index(markup, "from Site 1 · Paris to Site 2"); i > j {
+	if i, j := strings.Index(markup, "from Site\u00a02\u00a0·\u00a0Lyon to Site\u00a01"), strings.Index(markup, "from Site\u00a01\u00a0·\u00a0Paris to Site\u00a02"); i < 0 || j < 0 || i > j {
 		t.Error("timelines are not newest first")
 	}
 }

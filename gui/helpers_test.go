@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandem-softphone/tandem/continuity"
 	"github.com/tandem-softphone/tandem/core"
+	"github.com/tandem-softphone/tandem/sipua"
 	"github.com/tandem-softphone/tandem/wire"
 )
 
@@ -138,6 +139,23 @@ func (f *fakeBackend) AttendedTransfer(id, consultID string) error {
 	return f.record("AttendedTransfer(%s,%s)", id, consultID)
 }
 
+// RestoreSavedCalls and DiscardSavedCalls take the offer out of the
+// State, as the core does, also when they fail.
+func (f *fakeBackend) RestoreSavedCalls() error {
+	return f.takeSaved("RestoreSavedCalls")
+}
+func (f *fakeBackend) DiscardSavedCalls() error {
+	return f.takeSaved("DiscardSavedCalls")
+}
+
+func (f *fakeBackend) takeSaved(name string) error {
+	err := f.record("%s", name)
+	st := f.Snapshot()
+	st.SavedCalls = nil
+	f.set(st)
+	return err
+}
+
 // dialingBackend is a backend that can also place calls.
 type dialingBackend struct{ *fakeBackend }
 
@@ -219,7 +237,7 @@ func sampleReady() core.State {
 	st.Sites[0].SIP = core.Registration{State: "registered", Code: 200, Reason: "OK"}
 	st.Sites[1].SIP = core.Registration{State: "registered", Code: 200, Reason: "OK"}
 	st.Sites[0].Telephony, st.Sites[0].Configuration, st.Sites[0].Statistic = core.ServiceOn, core.ServiceOn, core.ServiceOn
-	st.Statistic.Value, st.Statistic.Known = 12, true
+	st.Statistic.Value, st.Statistic.Known, st.Statistic.Site = 12, true, 1
 	st.Notices = []core.Notice{
 		{Seq: 1, At: at(-2 * time.Hour), Level: continuity.Info, Site: 1, Text: "logged in at site 1"},
 		{Seq: 2, At: at(-90 * time.Minute), Level: continuity.Alarm, Site: 1, Text: "telephony service is unavailable"},
@@ -247,6 +265,15 @@ func sampleCountdown() core.State {
 	st.Sites[0].SIP = core.Registration{State: "failed", Code: 503, Reason: "Service Unavailable"}
 	st.Notices = append(st.Notices, core.Notice{Seq: 5, At: at(-7 * time.Second), Level: continuity.Alarm, Site: 1, Text: "telephony service is unavailable"})
 	st.Countdowns = []core.Countdown{{What: "switchover", At: at(23 * time.Second)}}
+	return st
+}
+
+// sampleSaved is sampleReady after a start that found a call an earlier
+// run left connected (BC-30).
+func sampleSaved() core.State {
+	st := sampleReady()
+	st.SavedCalls = []core.SavedCall{{ID: "c1", Site: 1, Direction: sipua.Incoming, Peer: "sip:+33142000001@paris.example",
+		PeerName: "Claire Martin", Since: at(-12 * time.Minute), SavedAt: at(-10 * time.Minute)}}
 	return st
 }
 

@@ -261,11 +261,13 @@ func loginSitesText(st core.State, busy bool, now time.Time, chosen int) string 
 			}
 		}
 	}
+	// A line each, so that the site labels need not wrap: Fyne's wrapping
+	// breaks at no-break spaces too (keepTogether).
 	if chosen == 1 || chosen == 2 {
-		return fmt.Sprintf("You will be logged in at %s, or at %s if it cannot be reached.",
+		return fmt.Sprintf("You will be logged in at %s,\nor at %s if it cannot be reached.",
 			siteName(st, chosen), siteName(st, otherSite(chosen)))
 	}
-	return fmt.Sprintf("You will be logged in at your preferred site. Sites: %s and %s.",
+	return fmt.Sprintf("You will be logged in at your preferred site.\nSites: %s and %s.",
 		siteName(st, 1), siteName(st, 2))
 }
 

@@ -17,11 +17,11 @@ func TestLoginAtChosenSite(t *testing.T) {
 	ready := sampleReady()
 	f.loginSt = &ready
 	u := newTestUI(t, f)
-	if got := u.login.site.Options; len(got) != 3 || got[1] != "Site 1 · Paris" || got[2] != "Site 2 · Lyon" {
+	if got := u.login.site.Options; len(got) != 3 || got[1] != "Site\u00a01\u00a0·\u00a0Paris" || got[2] != "Site\u00a02\u00a0·\u00a0Lyon" {
 		t.Fatalf("site options %q", got)
 	}
 	u.login.site.SetSelectedIndex(2)
-	if !strings.Contains(u.login.sites.Text, "at Site 2 · Lyon, or at Site 1 · Paris") {
+	if !strings.Contains(u.login.sites.Text, "at Site\u00a02\u00a0·\u00a0Lyon,\nor at Site\u00a01\u00a0·\u00a0Paris") {
 		t.Errorf("login view says %q", u.login.sites.Text)
 	}
 	u.login.user.SetText("alice")

@@ -24,6 +24,7 @@ type mainView struct {
 	where    *widget.Label
 	mail     *voicemailBadge
 	banner   *banner
+	saved    *savedCallsPrompt
 	warnings *fyne.Container
 	agent    *agentCard
 	sites    *sitesCard
@@ -44,6 +45,7 @@ func newMainView(u *UI) *mainView {
 	header := container.NewHBox(icon, v.who, v.where, layout.NewSpacer(), v.mail.box, settings)
 
 	v.banner = newBanner()
+	v.saved = newSavedCallsPrompt(u)
 	v.warnings = container.NewVBox()
 	v.agent = newAgentCard(u)
 	v.sites = newSitesCard(u)
@@ -54,7 +56,7 @@ func newMainView(u *UI) *mainView {
 	v.activity.tabs.Append(v.history.tab)
 
 	cards := container.NewBorder(nil, nil, v.agent.card, v.dial.card, v.sites.card)
-	top := container.NewVBox(header, widget.NewSeparator(), v.banner.box, v.warnings, cards, v.calls.card)
+	top := container.NewVBox(header, widget.NewSeparator(), v.banner.box, v.saved.banner.box, v.warnings, cards, v.calls.card)
 	v.content = container.NewPadded(container.NewBorder(top, nil, nil, nil, v.activity.tabs))
 	return v
 }
@@ -64,6 +66,7 @@ func (v *mainView) render(st core.State, now time.Time) {
 	v.where.SetText(headerSite(st))
 	v.mail.render(st)
 	v.renderBanner(st, now)
+	v.saved.render(st, now)
 	v.renderWarnings(st)
 	v.agent.render(st)
 	v.sites.render(st)

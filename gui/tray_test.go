@@ -58,9 +58,9 @@ func TestTrayMenuFromState(t *testing.T) {
 		want string
 	}{
 		{"logged out", idle, "(Not logged in) — Show Tandem — Quit Tandem"},
-		{"ready", ready, "(Ready at Site 1 · Paris) — Show Tandem — ✓Ready Not Ready — Quit Tandem"},
-		{"a call and one ringing", ringing, "(Ready at Site 1 · Paris · 2 calls) — Show Tandem — ✓Ready Not Ready — Answer 5551234@paris.example Hang up Claire Martin — Quit Tandem"},
-		{"switching", switching, "(Moving to Site 2 · Lyon…) — Show Tandem — Quit Tandem"},
+		{"ready", ready, "(Ready at Site\u00a01\u00a0·\u00a0Paris) — Show Tandem — ✓Ready Not Ready — Quit Tandem"},
+		{"a call and one ringing", ringing, "(Ready at Site\u00a01\u00a0·\u00a0Paris · 2 calls) — Show Tandem — ✓Ready Not Ready — Answer 5551234@paris.example Hang up Claire Martin — Quit Tandem"},
+		{"switching", switching, "(Moving to Site\u00a02\u00a0·\u00a0Lyon…) — Show Tandem — Quit Tandem"},
 	} {
 		m := trayMenu(tc.st, reasons, trayActions{})
 		if got := strings.Join(labels(m), " "); got != tc.want {

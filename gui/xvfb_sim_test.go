@@ -394,8 +394,12 @@ func TestRealWindowOnSimulator(t *testing.T) {
 	// waits for the handshake's timeout before the backup takes it (BC-4).
 	sim.ctl(t, "kill", "--site", "2", "--server", "tserver-primary", "--mode", "blackhole")
 	sim.ctl(t, "graceful-shutdown", "--site", "1")
+	// The agent card says where the agent is going, not "Logged out"; the
+	// banner says why.
 	shows(t, "the switchover under way", func() bool {
-		return u.st.Phase == continuity.SwitchingOver && strings.HasPrefix(u.main.banner.title.Text, "Switching to Site 2")
+		return u.st.Phase == continuity.SwitchingOver && strings.HasPrefix(u.main.banner.title.Text, "Switching to Site\u00a02") &&
+			strings.HasPrefix(u.main.agent.state.title.Text, "Moving to Site\u00a02") &&
+			strings.HasPrefix(u.main.banner.detail.Text, "Why: graceful shutdown of site 1.")
 	})
 	screenshot(t, "sim_switching.png")
 	fyne.DoAndWait(func() {
@@ -406,7 +410,9 @@ func TestRealWindowOnSimulator(t *testing.T) {
 	shows(t, "the switchover to site 2", func() bool {
 		s := u.main.sites.sites
 		return u.st.Phase == continuity.LoggedIn && s[1].current.box.Visible() && !s[0].current.box.Visible() &&
-			u.main.agent.state.title.Text == "Ready" && strings.HasPrefix(u.main.banner.title.Text, "Now working at Site 2")
+			u.main.agent.state.title.Text == "Ready" && strings.HasPrefix(u.main.banner.title.Text, "Now working at Site\u00a02") &&
+			strings.HasPrefix(u.main.banner.detail.Text, "Why: graceful shutdown of site 1.") &&
+			strings.HasPrefix(u.main.agent.statSite.Text, "at Site\u00a02")
 	})
 	screenshot(t, "sim_switched_site2.png")
 	var detail string

@@ -220,7 +220,9 @@ func TestRealWindow(t *testing.T) {
 	// The countdown runs in real time on this window's clock.
 	st.Countdowns = []core.Countdown{{What: "switchover", At: time.Now().Add(23 * time.Second)}}
 	f.set(st)
-	shows(t, "the countdown", func() bool { return strings.Contains(u.main.banner.title.Text, "switching to Site 2 · Lyon in") })
+	shows(t, "the countdown", func() bool {
+		return strings.Contains(u.main.banner.title.Text, "switching to Site\u00a02\u00a0·\u00a0Lyon in")
+	})
 	screenshot(t, "main_countdown.png")
 
 	// The agent's clicks and keys reach the backend as intents.
@@ -236,6 +238,18 @@ func TestRealWindow(t *testing.T) {
 	click(t, u, u.main.dial.call)
 	eventually(t, "the Dial intent", func() bool { c := f.Calls(); return len(c) == 2 && c[1] == "Dial(5551234)" })
 
+	// BC-30: a call an earlier run left connected is offered; Restore, by
+	// the mouse, goes to the backend and the offer goes.
+	saved := st
+	saved.Countdowns = nil
+	saved.SavedCalls = sampleSaved().SavedCalls
+	f.set(saved)
+	shows(t, "the saved call's offer", func() bool { return u.main.saved.banner.box.Visible() && !u.main.saved.restore.Disabled() })
+	screenshot(t, "main_saved_calls.png")
+	click(t, u, u.main.saved.restore)
+	eventually(t, "the RestoreSavedCalls intent", func() bool { c := f.Calls(); return len(c) == 3 && c[2] == "RestoreSavedCalls" })
+	shows(t, "the offer gone", func() bool { return !u.main.saved.banner.box.Visible() })
+
 	// A switchover under way (BC-20): the banner's spinner turns.
 	sw := st
 	sw.Countdowns = nil
@@ -245,7 +259,7 @@ func TestRealWindow(t *testing.T) {
 	sw.Timelines = append(sw.Timelines, continuity.Timeline{Kind: "switchover", Trigger: "telephony service lost for 30 s", From: 1, To: 2, Started: started,
 		Steps: []continuity.Step{{At: started.Add(200 * time.Millisecond), Name: "authenticated"}, {At: started.Add(500 * time.Millisecond), Name: "register DN 7002"}}})
 	f.set(sw)
-	shows(t, "the switchover", func() bool { return u.main.banner.title.Text == "Switching to Site 2 · Lyon…" })
+	shows(t, "the switchover", func() bool { return u.main.banner.title.Text == "Switching to Site\u00a02\u00a0·\u00a0Lyon…" })
 	screenshot(t, "main_switching.png")
 
 	// A supervisor's logout brings the login view back, with the reason.

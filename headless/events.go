@@ -72,6 +72,11 @@ func (d *differ) diff(cur core.State, now time.Time, emit emitFunc) {
 	if cur.Statistic.Known && cur.Statistic != p.Statistic {
 		emit("statistic", "name", cur.Statistic.Name, "value", cur.Statistic.Value)
 	}
+	if cur.Voicemail != p.Voicemail {
+		// Site 0: no voicemail server reports a count (any more).
+		vm := voicemailOf(cur.Voicemail)
+		emit("voicemail", "new", vm.New, "old", vm.Old, "waiting", vm.Waiting, "site", vm.Site)
+	}
 	if cur.LoginError != p.LoginError && cur.LoginError.Kind != "" {
 		emit("login-failed", "kind", string(cur.LoginError.Kind), "error", cur.LoginError.Text)
 	}
@@ -185,6 +190,7 @@ type stateView struct {
 	Agent      agentView       `json:"agent"`
 	Sites      []siteView      `json:"sites"`
 	Statistic  *statisticView  `json:"statistic,omitempty"`
+	Voicemail  *voicemailView  `json:"voicemail,omitempty"`
 	Countdowns []countdownView `json:"countdowns"`
 	LoginError *loginErrorView `json:"login_error,omitempty"`
 	Timelines  []timelineView  `json:"timelines"`
@@ -286,6 +292,22 @@ type statisticView struct {
 	Value int64  `json:"value"`
 }
 
+// voicemailView is the agent's voice messages as a site's voicemail
+// server reports them (message-summary); Site 0 when none does.
+type voicemailView struct {
+	New     int  `json:"new"`
+	Old     int  `json:"old"`
+	Waiting bool `json:"waiting"`
+	Site    int  `json:"site"`
+}
+
+func voicemailOf(vm core.Voicemail) voicemailView {
+	if !vm.Known {
+		return voicemailView{}
+	}
+	return voicemailView{New: vm.New, Old: vm.Old, Waiting: vm.Waiting, Site: vm.Site}
+}
+
 type countdownView struct {
 	What string    `json:"what"`
 	At   time.Time `json:"at"`
@@ -329,6 +351,10 @@ func viewOf(s core.State) stateView {
 	}
 	if s.Statistic.Known {
 		v.Statistic = &statisticView{Name: s.Statistic.Name, Value: s.Statistic.Value}
+	}
+	if s.Voicemail.Known {
+		vm := voicemailOf(s.Voicemail)
+		v.Voicemail = &vm
 	}
 	for _, c := range s.Countdowns {
 		v.Countdowns = append(v.Countdowns, countdownView(c))

@@ -370,3 +370,50 @@ func TestDiffStartsAfterHistory(t *testing.T) {
 		t.Fatalf("state's history %+v", v.History)
 	}
 }
+
+// The voicemail count is told when it changes, with the site whose server
+// reported it (site 0: none reports it any more), and is in the state
+// answer while known.
+func TestDiffVoicemail(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var d differ
+	var got lines
+	st := core.State{Phase: continuity.LoggedIn, Site: 1}
+	d.diff(st, t0, got.emit) // the phase line
+	got = nil
+	d.diff(st, t0, got.emit)
+	if len(got) != 0 {
+		t.Fatalf("no change, lines %q", got)
+	}
+	steps := []struct {
+		vm   core.Voicemail
+		want string // "" for no line
+	}{
+		{core.Voicemail{Known: true, Site: 1}, `voicemail new=0 old=0 waiting=false site=1`},
+		{core.Voicemail{Known: true, Waiting: true, New: 2, Old: 3, Site: 1}, `voicemail new=2 old=3 waiting=true site=1`},
+		{core.Voicemail{Known: true, Waiting: true, New: 2, Old: 3, Site: 1}, ``},
+		{core.Voicemail{Known: true, Waiting: true, New: 2, Old: 3, Site: 2}, `voicemail new=2 old=3 waiting=true site=2`},
+		{core.Voicemail{}, `voicemail new=0 old=0 waiting=false site=0`},
+	}
+	for i, s := range steps {
+		got = nil
+		st.Voicemail = s.vm
+		d.diff(st, t0, got.emit)
+		if s.want == "" && len(got) != 0 || s.want != "" && !slices.Equal(got, lines{s.want}) {
+			t.Fatalf("step %d: lines %q, want %q", i, got, s.want)
+		}
+	}
+
+	st.Voicemail = core.Voicemail{Known: true, Waiting: true, New: 1, Old: 4, Site: 2}
+	data, err := json.Marshal(viewOf(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"voicemail":{"new":1,"old":4,"waiting":true,"site":2}`; !strings.Contains(string(data), want) {
+		t.Errorf("state answer %s, want %s", data, want)
+	}
+	st.Voicemail = core.Voicemail{}
+	if data, _ = json.Marshal(viewOf(st)); strings.Contains(string(data), "voicemail") {
+		t.Errorf("state answer without a known count: %s", data)
+	}
+}

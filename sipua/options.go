@@ -29,8 +29,11 @@ type Options struct {
 	// UserAgent is sent in User-Agent and Server headers. Default "Tandem".
 	UserAgent string
 	// InstanceID is the +sip.instance of the Contact (RFC 5626), e.g.
-	// "urn:uuid:…"; keep it across runs so registrars recognise the device.
-	// Default: a random UUID URN.
+	// "urn:uuid:…"; keep it across runs so registrars recognise the device:
+	// one that honours it replaces a killed run's binding, and for one that
+	// binds by URI alone the first successful REGISTER of each account
+	// (and the first after the Contact changed) removes the bindings of
+	// this instance that are not our Contact. Default: a random UUID URN.
 	InstanceID string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger

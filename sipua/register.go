@@ -46,6 +46,10 @@ type registration struct {
 	unreachable bool
 	lastOK      time.Time // when a REGISTER last succeeded
 	timer       Timer
+	// swept is the contact for which the bindings an earlier process of
+	// this instance left were last looked for (sweepStale): once per
+	// start, and again after the contact changes.
+	swept sip.Uri
 }
 
 func newRegistration(e *Endpoint, a Account) *registration {
@@ -188,9 +192,18 @@ func (r *registration) register(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // closing: Close reports the final state
 	}
+	if stale := r.settle(res, err); len(stale) > 0 {
+		r.sweepStale(ctx, stale)
+	}
+}
 
+// settle records the outcome of a REGISTER and plans the next one. After
+// a success it returns the bindings of our instance that are not ours
+// now, when they are still to be looked for (sweepStale).
+func (r *registration) settle(res *sip.Response, err error) []sip.ContactHeader {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var stale []sip.ContactHeader
 	now := r.ep.clock.Now()
 	problem, badCert := certificateProblem(err)
 	switch {
@@ -213,12 +226,79 @@ func (r *registration) register(ctx context.Context) {
 		// Half the lifetime leaves the other half for retries.
 		r.due = now.Add(granted / 2)
 		r.setState(RegistrationRegistered, res.StatusCode, res.Reason)
+		if !sameContact(r.swept, r.contact) {
+			r.swept = r.contact
+			stale = staleBindings(res, r.contact, r.ep.opts.InstanceID)
+		}
 	default:
 		r.unreachable = false
 		r.fail(now, RegistrationFailed, res.StatusCode, res.Reason, retryAfter(res))
 	}
 	if r.forced {
 		r.due = now
+	}
+	return stale
+}
+
+// staleBindings are the contacts of a REGISTER's 2xx that carry our
+// +sip.instance but are not our contact: bindings that an earlier process
+// of this device (killed, or crashed, before it could un-REGISTER) left at
+// the registrar. Calls would fork to them until they expire. A registrar
+// that honours +sip.instance (RFC 5626, e.g. kamailio's save) replaced them
+// with ours already; one that binds by URI alone (RFC 3261) keeps them.
+func staleBindings(res *sip.Response, ours sip.Uri, instance string) []sip.ContactHeader {
+	var out []sip.ContactHeader
+	for _, h := range res.GetHeaders("Contact") {
+		ch, ok := h.(*sip.ContactHeader)
+		if !ok || ch.Address.Wildcard || sameContact(ch.Address, ours) {
+			continue
+		}
+		if v, ok := ch.Params.Get("+sip.instance"); ok && sameInstance(v, instance) {
+			out = append(out, *ch)
+		}
+	}
+	return out
+}
+
+// sameInstance compares a +sip.instance parameter (the instance ID in
+// angle brackets, quoted) with an instance ID (RFC 5626 section 4.1: URN comparison, the uuid in
+// any case).
+func sameInstance(param, instance string) bool {
+	v := strings.TrimSpace(param)
+	v = strings.TrimSuffix(strings.TrimPrefix(v, `"`), `"`)
+	v = strings.TrimSuffix(strings.TrimPrefix(v, "<"), ">")
+	return v != "" && strings.EqualFold(v, instance)
+}
+
+// sweepStale removes bindings that an earlier process of this instance
+// left (staleBindings) with a REGISTER of those contacts at Expires 0.
+// Our own binding is not in it. A failure is logged: the bindings then
+// expire on their own.
+func (r *registration) sweepStale(ctx context.Context, stale []sip.ContactHeader) {
+	contacts := make([]string, len(stale))
+	for i, ch := range stale {
+		contacts[i] = ch.Address.String()
+	}
+	r.log.Info("removing the bindings an earlier run left", "contacts", contacts)
+	res, err := r.transactWith(ctx, 0, func(dest string, expires time.Duration) *sip.Request {
+		req := r.newRequestFor(dest)
+		for _, ch := range stale {
+			// By URI alone (RFC 3261 section 10.3): with our instance on
+			// it, a registrar keyed by instance would take it for ours.
+			h := &sip.ContactHeader{Address: ch.Address, Params: sip.NewParams()}
+			h.Params.Add("expires", "0")
+			req.AppendHeader(h)
+		}
+		exp := sip.ExpiresHeader(0)
+		req.AppendHeader(&exp)
+		req.AppendHeader(sip.NewHeader("User-Agent", r.ep.opts.UserAgent))
+		return req
+	})
+	switch {
+	case err != nil:
+		r.log.Info("removing the earlier run's bindings failed; they expire on their own", "error", err)
+	case !res.IsSuccess():
+		r.log.Info("removing the earlier run's bindings refused; they expire on their own", "code", res.StatusCode, "reason", res.Reason)
 	}
 }
 
@@ -264,12 +344,17 @@ func retryAfter(res *sip.Response) time.Duration {
 // transact sends a REGISTER asking for expires (0 removes our binding),
 // answers a digest challenge and a 423, and returns the final response.
 func (r *registration) transact(ctx context.Context, expires time.Duration) (*sip.Response, error) {
+	return r.transactWith(ctx, expires, r.newRegister)
+}
+
+// transactWith is transact with the REGISTERs built by build.
+func (r *registration) transactWith(ctx context.Context, expires time.Duration, build func(dest string, expires time.Duration) *sip.Request) (*sip.Response, error) {
 	dest, err := r.ep.destination(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	timeout := r.ep.opts.RequestTimeout
-	req := r.newRegister(dest, expires)
+	req := build(dest, expires)
 	res, err := r.ep.do(ctx, req, timeout)
 	for auths, retried423 := 0, false; err == nil; {
 		switch res.StatusCode {
@@ -285,7 +370,7 @@ func (r *registration) transact(ctx context.Context, expires time.Duration) (*si
 				return res, nil
 			}
 			auths++
-			req = r.newRegister(dest, expires)
+			req = build(dest, expires)
 			if err := authorize(req, ch, r.acct.AuthUser, r.acct.Password); err != nil {
 				r.log.Warn("cannot answer challenge", "error", err)
 				return res, nil
@@ -299,7 +384,7 @@ func (r *registration) transact(ctx context.Context, expires time.Duration) (*si
 			r.mu.Lock()
 			r.expires = least
 			r.mu.Unlock()
-			req = r.newRegister(dest, expires)
+			req = build(dest, expires)
 		default:
 			return res, nil
 		}
@@ -324,11 +409,9 @@ func minExpires(res *sip.Response) time.Duration {
 // newRegister builds a REGISTER of our contact to dest.
 func (r *registration) newRegister(dest string, expires time.Duration) *sip.Request {
 	r.mu.Lock()
-	r.cseq++
-	cseq, contact := r.cseq, r.contact
+	contact := r.contact
 	r.mu.Unlock()
-
-	req := r.newRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: r.acct.Domain}, r.aor(), r.callID, cseq, dest)
+	req := r.newRequestFor(dest)
 	ch := &sip.ContactHeader{Address: contact, Params: sip.NewParams()}
 	ch.Params.Add("+sip.instance", `"<`+r.ep.opts.InstanceID+`>"`)
 	req.AppendHeader(ch)
@@ -336,6 +419,16 @@ func (r *registration) newRegister(dest string, expires time.Duration) *sip.Requ
 	req.AppendHeader(&exp)
 	req.AppendHeader(sip.NewHeader("User-Agent", r.ep.opts.UserAgent))
 	return req
+}
+
+// newRequestFor starts a REGISTER to dest with the next CSeq of our
+// Call-ID, without Contact and Expires.
+func (r *registration) newRequestFor(dest string) *sip.Request {
+	r.mu.Lock()
+	r.cseq++
+	cseq := r.cseq
+	r.mu.Unlock()
+	return r.newRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: r.acct.Domain}, r.aor(), r.callID, cseq, dest)
 }
 
 // newRequest starts an out-of-dialog request from the account's address of

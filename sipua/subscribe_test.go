@@ -31,6 +31,7 @@ type notifier struct {
 	okCode int  // the status of an accepted SUBSCRIBE; default 200
 	// notifyFirst: the NOTIFY of a new subscription goes before its 2xx.
 	notifyFirst bool
+	earlyCodes  []int // the answers to the NOTIFYs sent before a 2xx
 	summary     MessageSummary
 	subscribes  []*sip.Request // the SUBSCRIBEs accepted or refused after auth
 	challenged  int
@@ -150,7 +151,10 @@ func (n *notifier) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		okCode = sip.StatusOK
 	}
 	if notifyFirst {
-		n.notify("active;expires="+strconv.Itoa(expires), true)
+		code := n.notify("active;expires="+strconv.Itoa(expires), true)
+		n.mu.Lock()
+		n.earlyCodes = append(n.earlyCodes, code)
+		n.mu.Unlock()
 	}
 	res := sip.NewResponseFromRequest(req, okCode, "OK", nil)
 	if fresh {
@@ -505,10 +509,21 @@ func TestSubscriptionRefresh481Resubscribes(t *testing.T) {
 	}
 }
 
-// A NOTIFY that comes before the SUBSCRIBE's 2xx makes the dialog
-// (RFC 6665 section 4.1.2.4); the 2xx that follows changes nothing.
+// A NOTIFY that comes before the SUBSCRIBE's 2xx (the notifier answers
+// the SUBSCRIBE only once the NOTIFY got its answer) matches the SUBSCRIBE
+// by Call-ID, From tag and Event, is accepted with 200 and makes the dialog
+// (RFC 6665 section 4.1.2.4); the 2xx that follows changes nothing. With
+// a digest challenge first, the authorised SUBSCRIBE is the one matched.
 func TestNotifyBeforeSubscribeAnswer(t *testing.T) {
-	n := startNotifier(t, "", 600)
+	for _, password := range []string{"", "pw-1001"} {
+		t.Run(fmt.Sprintf("challenged=%v", password != ""), func(t *testing.T) {
+			testNotifyBeforeSubscribeAnswer(t, password)
+		})
+	}
+}
+
+func testNotifyBeforeSubscribeAnswer(t *testing.T, password string) {
+	n := startNotifier(t, password, 600)
 	n.mu.Lock()
 	n.notifyFirst = true
 	n.mu.Unlock()
@@ -517,7 +532,16 @@ func TestNotifyBeforeSubscribeAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.mu.Lock()
+	early := append([]int(nil), n.earlyCodes...)
+	n.mu.Unlock()
+	if len(early) != 1 || early[0] != sip.StatusOK {
+		t.Fatalf("the NOTIFYs before the 2xx were answered %v, want [200]", early)
+	}
 	rec.waitFor(t, "active from the early NOTIFY", summaryIs(n.summary))
+	if info := s.Info(); info.State != SubscriptionActive || info.ExpiresAt.IsZero() {
+		t.Errorf("after the 2xx: %v, expires %v", info.State, info.ExpiresAt)
+	}
 	changed := MessageSummary{Waiting: true, Counts: map[string]MessageCounts{"voice-message": {New: 5}}}
 	n.setSummary(changed)
 	if code := n.notify("active", true); code != 200 {

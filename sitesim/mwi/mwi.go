@@ -197,20 +197,13 @@ func (n *Notifier) notify(s *sub, c Counts, final bool) {
 	if transport != "" {
 		req.SetTransport(transport)
 	}
-	var res *sip.Response
-	var err error
-	for try := 0; ; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
-		res, err = client.Do(ctx, req.Clone())
-		cancel()
-		// The first NOTIFY may overtake our 200 OK to the subscriber,
-		// which then does not know the dialog yet (RFC 6665 section
-		// 4.1.2.4): try again shortly.
-		if err != nil || res.StatusCode != sip.StatusCallTransactionDoesNotExists || seq != 1 || try == 3 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The first NOTIFY may overtake our 200 OK; the subscriber must take
+	// it all the same (RFC 6665 section 4.1.2.4), so a 481 ends the
+	// subscription as it does for any NOTIFY: no retry that would hide a
+	// subscriber's fault.
+	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+	res, err := client.Do(ctx, req)
+	cancel()
 	if err != nil {
 		n.log.Info("NOTIFY failed", "box", s.box, "err", err)
 		return
