@@ -7,7 +7,6 @@
 package gui
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,59 +53,24 @@ func buildSitesim(t *testing.T) string {
 }
 
 // startSitesim runs `sitesim --demo --ephemeral` on loopback until the test
-// ends (SIGTERM, then a kill if it lingers) and reads its ready line.
+// ends (testutil.StartReady) and reads its ready line.
 func startSitesim(t *testing.T, bin string) *simProc {
 	t.Helper()
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "sitesim.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--demo", "--ephemeral", "--log-level", "warn")
-	cmd.Stderr = logFile
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
+	t.Cleanup(func() { // after the process's stop
 		defer logFile.Close()
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Errorf("stop sitesim: %v", err)
-		}
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("sitesim exit after SIGTERM: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("sitesim still running 10 s after SIGTERM")
-		}
 		if t.Failed() {
 			if log, err := os.ReadFile(logFile.Name()); err == nil {
 				t.Logf("sitesim's log:\n%s", log)
 			}
 		}
 	})
-	var line string
-	select {
-	case line = <-lines:
-	case <-time.After(30 * time.Second):
-		t.Fatal("sitesim printed no ready line within 30 s")
-	}
+	cmd := exec.Command(bin, "--demo", "--ephemeral", "--log-level", "warn")
+	cmd.Stderr = logFile
+	line := testutil.StartReady(t, cmd)
 	fields := strings.Fields(strings.TrimPrefix(line, "sitesim ready "))
 	if !strings.HasPrefix(line, "sitesim ready ") || len(fields) == 0 {
 		t.Fatalf("sitesim's first line: %q", line)
