@@ -86,10 +86,10 @@ func trayStatus(st core.State) string {
 			}
 		}
 		return s
-	case continuity.SwitchingOver:
-		return "Moving to " + siteName(st, st.Site) + "…"
-	case continuity.Connecting, continuity.LoggingIn, continuity.Relaunching, continuity.Waiting:
-		return "Logging in…"
+	case continuity.SwitchingOver, continuity.Relaunching, continuity.Connecting, continuity.LoggingIn, continuity.Waiting:
+		// What the core is doing, as the agent card says it.
+		s, _ := agentHeadline(st)
+		return s
 	}
 	return "Not logged in"
 }

@@ -52,6 +52,8 @@ func TestTrayMenuFromState(t *testing.T) {
 	ringing.Calls = append(ringing.Calls, sipua.CallInfo{ID: "r1", Direction: sipua.Incoming, State: sipua.CallRinging, PeerURI: "sip:5551234@paris.example"})
 	switching := sampleReady()
 	switching.Phase, switching.Site = continuity.SwitchingOver, 2
+	relaunching := sampleReady()
+	relaunching.Phase = continuity.Relaunching
 	for _, tc := range []struct {
 		name string
 		st   core.State
@@ -61,6 +63,7 @@ func TestTrayMenuFromState(t *testing.T) {
 		{"ready", ready, "(Ready at Site\u00a01\u00a0·\u00a0Paris) — Show Tandem — ✓Ready Not Ready — Quit Tandem"},
 		{"a call and one ringing", ringing, "(Ready at Site\u00a01\u00a0·\u00a0Paris · 2 calls) — Show Tandem — ✓Ready Not Ready — Answer 5551234@paris.example Hang up Claire Martin — Quit Tandem"},
 		{"switching", switching, "(Moving to Site\u00a02\u00a0·\u00a0Lyon…) — Show Tandem — Quit Tandem"},
+		{"re-launching", relaunching, "(Re-launching the phone…) — Show Tandem — Quit Tandem"},
 	} {
 		m := trayMenu(tc.st, reasons, trayActions{})
 		if got := strings.Join(labels(m), " "); got != tc.want {
