@@ -70,7 +70,7 @@ func (d *differ) diff(cur core.State, now time.Time, emit emitFunc) {
 		}
 	}
 	if cur.Statistic.Known && cur.Statistic != p.Statistic {
-		emit("statistic", "name", cur.Statistic.Name, "value", cur.Statistic.Value)
+		emit("statistic", "name", cur.Statistic.Name, "value", cur.Statistic.Value, "site", cur.Statistic.Site)
 	}
 	if cur.Voicemail != p.Voicemail {
 		// Site 0: no voicemail server reports a count (any more).
@@ -290,6 +290,7 @@ type registrationView struct {
 type statisticView struct {
 	Name  string `json:"name"`
 	Value int64  `json:"value"`
+	Site  int    `json:"site"`
 }
 
 // voicemailView is the agent's voice messages as a site's voicemail
@@ -350,7 +351,7 @@ func viewOf(s core.State) stateView {
 		})
 	}
 	if s.Statistic.Known {
-		v.Statistic = &statisticView{Name: s.Statistic.Name, Value: s.Statistic.Value}
+		v.Statistic = &statisticView{Name: s.Statistic.Name, Value: s.Statistic.Value, Site: s.Statistic.Site}
 	}
 	if s.Voicemail.Known {
 		vm := voicemailOf(s.Voicemail)

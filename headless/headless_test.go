@@ -417,3 +417,22 @@ func TestDiffVoicemail(t *testing.T) {
 		t.Errorf("state answer without a known count: %s", data)
 	}
 }
+
+// The statistic is told with the site that counts it; a switchover that
+// brings the other site's count is a change even when the value is the same.
+func TestDiffStatisticSite(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var d differ
+	var got lines
+	st := core.State{Statistic: core.Statistic{Name: "CallsHandledToday", Value: 3, Known: true, Site: 1}}
+	d.diff(st, t0, got.emit)
+	st.Statistic.Site = 2
+	d.diff(st, t0, got.emit)
+	want := lines{`statistic name="CallsHandledToday" value=3 site=1`, `statistic name="CallsHandledToday" value=3 site=2`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if v := viewOf(st); v.Statistic == nil || *v.Statistic != (statisticView{Name: "CallsHandledToday", Value: 3, Site: 2}) {
+		t.Fatalf("state's statistic %+v", v.Statistic)
+	}
+}
