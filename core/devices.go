@@ -71,13 +71,27 @@ func (c *Core) Devices(kind audio.Kind) ([]audio.DeviceInfo, error) {
 	return devs, nil
 }
 
-// SetAudioDevices chooses the devices: the ringtone and the test tone use
-// them at once; calls use Input and Output from the SIP endpoint's start
-// (the first login) on.
+// SetAudioDevices chooses the devices, which take effect at once: the
+// ringtone and the test tone use them, and the running SIP endpoint moves
+// the call that talks to Input and Output and opens them for the calls
+// after it. A device that fails to open gives way to the default (the
+// endpoint logs it); when not even the default opens, the call goes on
+// without it and a warning is logged.
 func (c *Core) SetAudioDevices(d AudioDevices) {
+	// Under the lock, so that of two choices made at once the endpoint
+	// ends with the one recorded last.
 	c.aud.mu.Lock()
+	defer c.aud.mu.Unlock()
 	c.aud.devices = d
-	c.aud.mu.Unlock()
+	c.mu.Lock()
+	ep := c.ep
+	c.mu.Unlock()
+	if ep == nil {
+		return // the endpoint starts with them (applyAudioDevices)
+	}
+	if err := ep.SetAudioDevices(d.Input, d.Output); err != nil {
+		c.log.Warn("audio devices", "input", deviceLabel(d.Input), "output", deviceLabel(d.Output), "err", err)
+	}
 }
 
 // AudioDevices returns the devices chosen.

@@ -121,6 +121,14 @@ func (c *Core) startEndpoint(ctx context.Context, s *session, step func(string))
 	c.mu.Lock()
 	c.ep = ep
 	c.mu.Unlock()
+	// A choice made while the endpoint started reaches it too (no change
+	// otherwise: the same devices are not reopened).
+	c.aud.mu.Lock()
+	d := c.aud.devices
+	if err := ep.SetAudioDevices(d.Input, d.Output); err != nil {
+		c.log.Warn("audio devices", "input", deviceLabel(d.Input), "output", deviceLabel(d.Output), "err", err)
+	}
+	c.aud.mu.Unlock()
 	step("SIP endpoint started")
 	return nil
 }

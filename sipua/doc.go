@@ -27,8 +27,9 @@
 // for calls: call.go (the Call handle and its states), dialog.go (dialog
 // state and in-dialog requests), request.go (sending them), invite_out.go
 // and invite_in.go (setting calls up), hold.go (re-INVITE both ways),
-// hangup.go (BYE, CANCEL), dtmf.go, transfer.go (REFER, NOTIFY, Replaces)
-// and media.go (the stream and the audio devices); for subscriptions:
+// hangup.go (BYE, CANCEL), dtmf.go, transfer.go (REFER, NOTIFY, Replaces),
+// media.go (the stream and the audio devices) and devices.go (changing
+// the devices while calls run); for subscriptions:
 // subscribe.go, notify.go and mwi.go; for save and restore (BC-25…BC-30,
 // docs/call-buffer.md): callbuf.go (the buffer format), store.go and
 // restore.go (calls), substore.go (subscriptions) and relaunch.go.

@@ -66,7 +66,8 @@ type Endpoint struct {
 	callWG  sync.WaitGroup      // goroutines of calls: INVITE, BYE, NOTIFY…; see goCall
 	waiting bool                // Close waits for callWG: no more goroutines (callsMu)
 	audioMu sync.Mutex
-	audio   talker // the call connected to the audio devices
+	audio   talker       // the call connected to the audio devices
+	devices deviceChoice // the devices calls open (SetAudioDevices)
 
 	subs subscriptions // ours, until ended (subscribe.go)
 }
@@ -88,6 +89,7 @@ func New(opts Options) (*Endpoint, error) {
 		abort:          make(chan struct{}),
 		calls:          make(map[string]*Call),
 		dialogs:        make(map[dialogKey]*Call),
+		devices:        deviceChoice{capture: opts.CaptureDevice, playback: opts.PlaybackDevice},
 	}
 	for _, a := range opts.Accounts {
 		r := newRegistration(e, a)

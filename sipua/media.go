@@ -103,11 +103,15 @@ func (c *Call) onStreamEvent(ev rtpstream.Event) {
 	}
 }
 
-// talker is the call connected to the audio devices, and its devices.
+// talker is the call connected to the audio devices, its stream, and its
+// devices (nil when a device could not be opened) with the names they
+// were opened by.
 type talker struct {
 	call     *Call
+	stream   *rtpstream.Stream
 	capture  audio.Device
 	playback audio.Device
+	opened   deviceChoice
 }
 
 // takeAudio connects c's stream to the audio devices, taking them from
@@ -128,16 +132,15 @@ func (e *Endpoint) takeAudio(c *Call) {
 	if !ok {
 		return
 	}
-	cfg := audio.Config{SampleRate: callSampleRate}
-	capture, err := e.opts.Audio.OpenCapture(e.opts.CaptureDevice, cfg, s.Write)
-	if err != nil {
+	t := talker{call: c, stream: s}
+	var err error
+	if t.capture, t.opened.capture, err = e.openDevice(c, s, audio.Capture, e.devices.capture); err != nil {
 		c.log.Warn("audio capture", "error", err)
 	}
-	playback, err := e.opts.Audio.OpenPlayback(e.opts.PlaybackDevice, cfg, s.Read)
-	if err != nil {
+	if t.playback, t.opened.playback, err = e.openDevice(c, s, audio.Playback, e.devices.playback); err != nil {
 		c.log.Warn("audio playback", "error", err)
 	}
-	e.audio = talker{call: c, capture: capture, playback: playback}
+	e.audio = t
 }
 
 // releaseAudio disconnects c from the audio devices if it has them.

@@ -68,7 +68,8 @@ type Options struct {
 	// null device). Use audio.NewWAV in tests and headless runs.
 	Audio audio.Backend
 	// CaptureDevice and PlaybackDevice name the devices of Audio; "" means
-	// the backend's default.
+	// the backend's default. Endpoint.SetAudioDevices changes them while
+	// the Endpoint runs.
 	CaptureDevice  string
 	PlaybackDevice string
 	// Codecs are the voice codecs offered and accepted, in order of
