@@ -272,10 +272,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // BC-30 for an incoming call (a customer of the simulator): restored in a
-// new endpoint, its audio flows again both ways and it hangs up cleanly.
-// (The simulator's customer keeps sending to the old Contact after the
-// target refresh, so the hang-up is the agent's; sipua's own test has the
-// peer's BYE reach the new endpoint.)
+// new endpoint, its audio flows again both ways, and the customer's
+// hang-up reaches the new endpoint.
 func TestSavedIncomingCallRestore(t *testing.T) {
 	sim := startSim(t, nil)
 	dir := t.TempDir()
@@ -325,11 +323,13 @@ func TestSavedIncomingCallRestore(t *testing.T) {
 		return x.ID == ring.ID && x.State == sipua.CallConnected && x.Media.Stats.PacketsReceived > 25
 	})
 	eventually(t, "the customer hears the restored call", func() bool { return customer().PacketsReceived > heard+25 })
-	if err := c2.Hangup(ring.ID); err != nil {
+	// The customer took the restore's target refresh: its BYE reaches the
+	// new endpoint.
+	if err := sim.Hangup(simID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the customer's call ended by our BYE", func() bool {
-		sc := customer()
-		return sc.State == "ended" && sc.Reason == "remote hangup"
+	waitState(t, c2, "the call ended by the customer", func(s State) bool {
+		return len(s.Calls) == 0 && len(s.CallHistory) > 0 &&
+			s.CallHistory[len(s.CallHistory)-1].ID == ring.ID && s.CallHistory[len(s.CallHistory)-1].EndReason == sipua.EndRemoteHangup
 	})
 }

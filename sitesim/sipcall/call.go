@@ -439,6 +439,9 @@ func (u *UA) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 			err = c.stream.Update(media)
 		}
 	}
+	if err == nil {
+		c.refreshTargetLocked(req)
+	}
 	c.mu.Unlock()
 	if err != nil {
 		u.log.Info("re-INVITE refused", "call", c.id, "err", err)
@@ -449,5 +452,22 @@ func (u *UA) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.HeaderClone(&u.dialog.ContactHDR))
 	if err := tx.Respond(res); err != nil {
 		u.log.Info("answer re-INVITE", "call", c.id, "err", err)
+	}
+}
+
+// refreshTargetLocked takes the Contact of a target refresh (a re-INVITE,
+// RFC 3261 12.2.2) as the peer's new address: sipgo's dialogs send their
+// BYE to the Contact of the message that set the dialog up, so that is
+// the one updated. A peer restored in a new process moves this way.
+func (c *call) refreshTargetLocked(req *sip.Request) {
+	ct := req.Contact()
+	if ct == nil {
+		return
+	}
+	switch {
+	case c.server != nil:
+		c.server.InviteRequest.ReplaceHeader(sip.HeaderClone(ct))
+	case c.client != nil && c.client.InviteResponse != nil:
+		c.client.InviteResponse.ReplaceHeader(sip.HeaderClone(ct))
 	}
 }
